@@ -1,0 +1,17 @@
+"""Errors a user can act on: each message says what went wrong, where, and what to do."""
+
+
+class DdbSpecError(Exception):
+    """Base of the suite's own errors; the plugin prints these without a traceback."""
+
+
+class DataError(DdbSpecError):
+    """A data file is missing, altered, or has a malformed row."""
+
+
+class EngineError(DdbSpecError):
+    """An engine could not be provisioned, started or reached."""
+
+
+class LoadError(DdbSpecError):
+    """A load did not write every item it was given."""
