@@ -1,0 +1,65 @@
+"""DynamoDB Local in Docker through testcontainers: started once per run, removed at its end."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ddbspec.errors import EngineError
+
+if TYPE_CHECKING:
+    from ddbspec.engines import EngineInfo, Settings
+
+PORT = 8000
+COMMAND = "-jar DynamoDBLocal.jar -inMemory -sharedDb"
+
+
+def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
+    """Run the image in memory with a shared database, wait until it answers ListTables."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    from ddbspec.engines import EngineInfo
+
+    container = (
+        DockerContainer(f"amazon/dynamodb-local:{tag}")
+        .with_command(COMMAND)
+        .with_exposed_ports(PORT)
+        .with_kwargs(labels={"ddbspec.run": settings.run_id})
+    )
+    container.start()
+    try:
+        wait_for_logs(container, "Initializing DynamoDB Local", timeout=60)
+        url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(PORT)}"
+        info = EngineInfo(name="dynamodb-local", version=tag, endpoint_url=url,
+                          region=settings.region or "us-east-1",
+                          container=container.get_wrapped_container().id)
+        _wait_list_tables(info)
+        return info
+    except Exception as error:
+        container.stop()
+        raise EngineError(f"DynamoDB Local did not become ready: {error}") from None
+
+
+def _wait_list_tables(info: EngineInfo, timeout: float = 30.0) -> None:
+    import time
+
+    ddb = info.client(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ddb.list_tables(Limit=1)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def remove(container_id: str) -> None:
+    """Stop and remove the container, whichever xdist worker started it."""
+    import docker
+
+    try:
+        docker.from_env(timeout=10).containers.get(container_id).remove(force=True)
+    except docker.errors.NotFound:
+        pass

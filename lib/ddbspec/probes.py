@@ -1,0 +1,111 @@
+"""Capability probes: what an engine really does, asked once when it starts.
+
+Declared capabilities are not enough: dynalite accepts an UpdateTable that adds a global
+secondary index and silently ignores it, so each probe checks the effect, not the answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+CAPABILITIES = {
+    "online_gsi": "UpdateTable adds a global secondary index and backfills it",
+    "transactions": "TransactWriteItems and TransactGetItems",
+    "streams": "DynamoDB Streams on a table (the dynamodbstreams API)",
+    "enforced_capacity": "provisioned throughput is enforced (throttling)",
+}
+
+KEY = [{"AttributeName": "pk", "KeyType": "HASH"}]
+PK = [{"AttributeName": "pk", "AttributeType": "S"}]
+THROUGHPUT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+Clients = Callable[[str], Any]
+
+
+def probe(clients: Clients, prefix: str, timeout: float = 10.0) -> dict[str, bool]:
+    """Run every probe on the engine behind ``clients``; tables are named from ``prefix``."""
+    ddb = clients("dynamodb")
+    found = {"enforced_capacity": False}  # no local engine throttles: nothing to probe
+    table = f"{prefix}probe"
+    _create(ddb, table, timeout, StreamSpecification={"StreamEnabled": True,
+                                                      "StreamViewType": "NEW_IMAGE"})
+    try:
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "g": {"S": "x"}})
+        found["online_gsi"] = _online_gsi(ddb, table, timeout)
+        found["transactions"] = _transactions(ddb, table)
+        found["streams"] = _streams(clients, ddb, table)
+    finally:
+        with contextlib.suppress(ClientError):
+            ddb.delete_table(TableName=table)
+    return found
+
+
+def _create(ddb: Any, table: str, timeout: float, **extra: Any) -> None:
+    try:
+        ddb.create_table(TableName=table, KeySchema=KEY, AttributeDefinitions=PK,
+                         ProvisionedThroughput=THROUGHPUT, **extra)
+    except ClientError:  # an engine without streams may refuse the specification
+        ddb.create_table(TableName=table, KeySchema=KEY, AttributeDefinitions=PK,
+                         ProvisionedThroughput=THROUGHPUT)
+    _until(lambda: ddb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE",
+           timeout)
+
+
+def _online_gsi(ddb: Any, table: str, timeout: float) -> bool:
+    ddb.update_table(
+        TableName=table,
+        AttributeDefinitions=[*PK, {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "probe_gsi",
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+            "ProvisionedThroughput": THROUGHPUT,
+        }}],
+    )
+
+    def index() -> dict | None:
+        indexes = ddb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+        return next((i for i in indexes if i["IndexName"] == "probe_gsi"), None)
+
+    if index() is None:  # accepted and ignored
+        return False
+    if not _until(lambda: (index() or {}).get("IndexStatus") == "ACTIVE", timeout):
+        return False
+    hits = ddb.query(TableName=table, IndexName="probe_gsi", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "x"}})
+    return hits["Count"] == 1  # backfilled, not only created
+
+
+def _transactions(ddb: Any, table: str) -> bool:
+    try:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "t"}}}}])
+        got = ddb.transact_get_items(TransactItems=[
+            {"Get": {"TableName": table, "Key": {"pk": {"S": "t"}}}}])
+    except ClientError:
+        return False
+    return got["Responses"][0].get("Item") == {"pk": {"S": "t"}}
+
+
+def _streams(clients: Clients, ddb: Any, table: str) -> bool:
+    arn = ddb.describe_table(TableName=table)["Table"].get("LatestStreamArn")
+    if not arn:
+        return False
+    try:
+        shards = clients("dynamodbstreams").describe_stream(StreamArn=arn)
+    except (ClientError, EndpointConnectionError):
+        return False
+    return "StreamDescription" in shards
+
+
+def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
