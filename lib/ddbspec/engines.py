@@ -91,9 +91,13 @@ class Engine:
         if info.pid:
             processes.stop(info.pid)
 
-    def _process(self, settings: Settings, command: list[str], **env: str) -> EngineInfo:
+    def _process(self, settings: Settings, command: list[str], port: int | None = None,
+                 **env: str) -> EngineInfo:
         """Start ``command`` (with its port in ``{port}``), wait for it, probe it."""
-        port = processes.free_port()
+        port = port or processes.free_port()
+        if processes.port_taken(port):
+            raise EngineError(f"{self.name} cannot start: port {port} on {processes.HOST} "
+                              "is already in use by another process.")
         log = settings.state_dir / f"{self.name}.log"
         argv = [part.replace("{port}", str(port)) for part in command]
         pid = processes.spawn(argv, settings.owner_pid, log, env)

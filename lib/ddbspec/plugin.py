@@ -194,6 +194,15 @@ def _ddbspec_engine_served(request: pytest.FixtureRequest) -> Any:
         request.node.user_properties.append(("ddbspec.engine", f"{info.name} {info.version}"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """The suite's own errors say what to do: show their message, not a traceback."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, DdbSpecError):
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    return report
+
+
 class Summary:
     """Collects, in the controller, what the specs recorded, and prints it at the end."""
 

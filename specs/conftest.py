@@ -1,0 +1,43 @@
+"""Fixtures the employee specs share: the workshop's rows, their figures, the loaded table."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ddbspec import datasets, figures, loaders, tables
+from ddbspec.targets import Target
+
+
+@pytest.fixture(scope="session")
+def employees(data_dir: Path) -> list[datasets.Employee]:
+    return datasets.read_employees(data_dir / "employees.csv")
+
+
+@pytest.fixture(scope="session")
+def model(employees: list[datasets.Employee]) -> figures.EmployeeFigures:
+    """What the CSV says each employee exercise must return."""
+    return figures.employee_figures(employees)
+
+
+@pytest.fixture(scope="session")
+def build_employees(employees: list[datasets.Employee]):
+    """Builds the workshop's employees table (with gsi_overload) on a target, loaded."""
+
+    @contextlib.contextmanager
+    def build(target: Target) -> Iterator[str]:
+        with target.table(tables.EMPLOYEES) as name:
+            items = (item for e in employees for item in datasets.employee_items(e))
+            loaders.load_verified(target.client(), name, items)
+            yield name
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def employees_table(target: Target, build_employees) -> Iterator[str]:
+    with build_employees(target) as name:
+        yield name

@@ -1,0 +1,69 @@
+"""Exercise 4, GSI key overloading.
+
+One attribute, ``colA``, means something different on each item type of an employee (the
+record itself is 'master'; the others are 'current_title:<title>', 'previous_title:<title>',
+'state:<state>'), so one index, ``gsi_overload`` (colA, name), serves every access pattern:
+employees by state, by current title, by any title ever held, and by name.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbspec import queries
+from ddbspec.figures import WORKSHOP_PRINTED
+
+
+@pytest.fixture(scope="module")
+def ask(target, employees_table):
+    ddb = target.client()
+    return lambda attribute, value: queries.employees_by(ddb, employees_table, attribute, value)
+
+
+def test_employees_in_wa(ask, model, figures):
+    found = ask("state", "WA")
+    figures.record("employees in state WA", len(found), model.by_state["WA"],
+                   WORKSHOP_PRINTED["state WA"])
+    assert len(found) == model.by_state["WA"]
+    assert {e["name"] for e in found} == model.names_where(state="WA")
+
+
+def test_current_title_software_engineer(ask, model, figures):
+    found = ask("current_title", "Software Engineer")
+    figures.record("current title 'Software Engineer'", len(found),
+                   model.by_current_title["Software Engineer"],
+                   WORKSHOP_PRINTED["current_title Software Engineer"])
+    assert len(found) == model.by_current_title["Software Engineer"]
+
+
+def test_name_dale_marlin(ask, model, figures):
+    found = ask("name", "Dale Marlin")
+    hired = [e["hire_date"] for e in found]
+    figures.record("name 'Dale Marlin' (hire dates)", hired, model.hire_dates("Dale Marlin"),
+                   WORKSHOP_PRINTED["name Dale Marlin"])
+    assert hired == model.hire_dates("Dale Marlin")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "counter"),
+    [("state", "by_state"), ("current_title", "by_current_title"),
+     ("previous_title", "by_previous_title")],
+)
+def test_every_value_is_one_query(ask, model, figures, attribute, counter):
+    """Beyond the workshop: every state and title in the data, each one index query."""
+    expected = getattr(model, counter)
+    measured = {value: len(ask(attribute, value)) for value in expected}
+    figures.record(f"{attribute}: values whose count matches the model",
+                   sum(measured[v] == expected[v] for v in expected), len(expected))
+    assert measured == dict(expected)
+
+
+def test_every_name_finds_its_master_record(ask, model, figures):
+    measured = {name: len(ask("name", name)) for name in model.by_name}
+    figures.record("names found by the index", sum(measured.values()), model.employees)
+    assert measured == dict(model.by_name)
+
+
+def test_unknown_attribute_is_refused(ask):
+    with pytest.raises(ValueError, match="state"):
+        ask("shoe_size", "9")

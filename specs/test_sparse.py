@@ -1,0 +1,55 @@
+"""Exercise 5, sparse indexes.
+
+An index holds only the items that carry its key. Only managers' records carry
+``is_manager``, so ``gsi_manager`` (added to the live table with UpdateTable, as the workshop
+does, and backfilled) holds the managers and nothing else: scanning it reads as many items as
+it returns, where the same question asked of the table reads every item.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbspec import loaders, queries, tables
+from ddbspec.figures import WORKSHOP_PRINTED
+
+pytestmark = pytest.mark.needs("online_gsi")
+
+
+@pytest.fixture(scope="module")
+def table(target, employees_table):
+    tables.add_index(target.client(), employees_table, tables.GSI_MANAGER, target.waits)
+    return employees_table
+
+
+def test_table_scan_reads_every_item_to_find_the_managers(target, table, model, figures):
+    result = queries.managers_by_table_scan(target.client(), table, page_size=100)
+    printed = WORKSHOP_PRINTED["managers by table scan"]
+    figures.record("managers found by a table scan", result.count, model.managers, printed)
+    figures.record("items scanned by the table scan", result.scanned, model.items)
+    assert result.count == model.managers
+    assert result.scanned == model.items
+
+
+def test_sparse_index_scan_reads_only_the_managers(target, table, model, figures):
+    result = queries.managers_by_sparse_index(target.client(), table, page_size=100)
+    printed = WORKSHOP_PRINTED["managers by sparse index"]
+    figures.record("managers found by the sparse index", result.count, model.managers, printed)
+    figures.record("items scanned in the sparse index", result.scanned, model.managers)
+    assert result.count == model.managers
+    assert result.scanned == model.managers
+    assert {int(i["employeeid"]) for i in result.items} == model.manager_ids
+
+
+def test_both_ways_find_the_same_managers(target, table):
+    ddb = target.client()
+    by_scan = queries.managers_by_table_scan(ddb, table, page_size=100).items
+    by_index = queries.managers_by_sparse_index(ddb, table, page_size=100).items
+    assert sorted(i["employeeid"] for i in by_scan) == sorted(i["employeeid"] for i in by_index)
+
+
+def test_index_holds_one_entry_per_manager(target, table, model):
+    """The index is sparse: one entry per manager, against four items per employee."""
+    ddb = target.client()
+    assert loaders.count_items(ddb, table, index=tables.GSI_MANAGER.name) == model.managers
+    assert loaders.count_items(ddb, table) == model.items

@@ -1,0 +1,35 @@
+"""Run the suite itself in a subprocess, as a user would, and look at what it left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_suite(*args: str, tmp: Path, env: dict[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` from the project root, its temporary files (and engines' logs) in tmp."""
+    environment = {**os.environ, "TMPDIR": str(tmp), **(env or {})}
+    environment.pop("PYTEST_XDIST_WORKER", None)
+    environment.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention ``text`` (an engine left running)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in argv and "pytest" not in argv:
+            found.append(argv)
+    return found
