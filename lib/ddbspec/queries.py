@@ -1,0 +1,131 @@
+"""The read patterns of exercises 4-6: an overloaded index, a sparse index, a composite key.
+
+Each function runs what the workshop's script runs, through the low-level client, following
+every page, and returns plain Python items so the caller compares them with the figures model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore import xform_name
+
+from ddbspec.tables import GSI_CITY_DEPT, GSI_MANAGER, GSI_OVERLOAD
+
+OVERLOADED = ("state", "current_title", "previous_title", "name")
+_deserializer = TypeDeserializer()
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def paginate(client: Any, op: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Yield each page of a Scan or Query ("scan", "Query", ...), following LastEvaluatedKey."""
+    call = getattr(client, xform_name(op))
+    while True:
+        page = call(**kwargs)
+        yield page
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _items(client: Any, op: str, **kwargs: Any) -> list[dict[str, Any]]:
+    return [deserialize(i) for page in paginate(client, op, **kwargs) for i in page["Items"]]
+
+
+def employees_by(client: Any, table: str, attribute: str, value: str) -> list[dict[str, Any]]:
+    """Employees whose `attribute` is `value`, all served by the one overloaded index.
+
+    colA holds a different attribute in each of an employee's items ("state:WA",
+    "current_title:...", "master"), so one index on (colA, name) answers four access patterns.
+    """
+    if attribute not in OVERLOADED:
+        valid = ", ".join(OVERLOADED)
+        raise ValueError(f"unknown attribute {attribute!r}: expected one of {valid}")
+    if attribute == "name":
+        condition = "colA = :a AND #n = :v"
+        values = {":a": {"S": "master"}, ":v": {"S": value}}
+    else:
+        condition = "colA = :a"
+        values = {":a": {"S": f"{attribute}:{value}"}}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": GSI_OVERLOAD.name,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    if attribute == "name":
+        kwargs["ExpressionAttributeNames"] = {"#n": "name"}  # "name" is a reserved word
+    return _items(client, "query", **kwargs)
+
+
+def employee_items(client: Any, table: str, employeeid: int) -> dict[str, dict[str, Any]]:
+    """All of one employee's items by colA, read consistently: they share the partition key."""
+    items = _items(
+        client,
+        "query",
+        TableName=table,
+        KeyConditionExpression="employeeid = :e",
+        ExpressionAttributeValues={":e": {"N": str(employeeid)}},
+        ConsistentRead=True,
+    )
+    return {item["colA"]: item for item in items}
+
+
+@dataclass
+class ScanResult:
+    """What a paginated scan found, and how many items it read to find them (the cost)."""
+
+    count: int
+    scanned: int
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _scan(client: Any, **kwargs: Any) -> ScanResult:
+    result = ScanResult(0, 0, [])
+    for page in paginate(client, "scan", **kwargs):
+        result.count += page["Count"]
+        result.scanned += page["ScannedCount"]
+        result.items += [deserialize(i) for i in page["Items"]]
+    return result
+
+
+def managers_by_table_scan(client: Any, table: str, page_size: int = 100) -> ScanResult:
+    """Managers found the slow way: every item of the table is read, then filtered."""
+    return _scan(
+        client,
+        TableName=table,
+        FilterExpression="is_manager = :f",
+        ExpressionAttributeValues={":f": {"S": "1"}},
+        Limit=page_size,
+    )
+
+
+def managers_by_sparse_index(client: Any, table: str, page_size: int = 100) -> ScanResult:
+    """Managers found through the sparse index: only items with is_manager are in it."""
+    return _scan(client, TableName=table, IndexName=GSI_MANAGER.name, Limit=page_size)
+
+
+def employees_by_location(
+    client: Any, table: str, state: str, city_dept_prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """Employees of a state, narrowed by a prefix of "city:dept" (a city, or a city and dept)."""
+    condition = "#s = :s"
+    values = {":s": {"S": state}}
+    if city_dept_prefix:
+        condition += " AND begins_with(city_dept, :p)"
+        values[":p"] = {"S": city_dept_prefix}
+    return _items(
+        client,
+        "query",
+        TableName=table,
+        IndexName=GSI_CITY_DEPT.name,
+        KeyConditionExpression=condition,
+        ExpressionAttributeNames={"#s": "state"},  # "state" is a reserved word
+        ExpressionAttributeValues=values,
+    )
