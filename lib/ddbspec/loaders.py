@@ -14,11 +14,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from ddbspec.errors import LoadError
-from ddbspec.queries import paginate
+from ddbspec.queries import paginate, serialize
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_ATTEMPTS = 10
@@ -27,13 +26,12 @@ _THROTTLED = {
     "ThrottlingException",
     "RequestLimitExceeded",
 }
-_serializer = TypeSerializer()
 
 
 def put_requests(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Plain Python items -> BatchWriteItem put requests in DynamoDB's wire format."""
     for item in items:
-        yield {"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in item.items()}}}
+        yield {"PutRequest": {"Item": serialize(item)}}
 
 
 def batches(requests: Iterable[dict[str, Any]], size: int = BATCH_SIZE) -> Iterator[list[Any]]:

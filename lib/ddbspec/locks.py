@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from ddbspec.queries import deserialize, employee_items
+from ddbspec.queries import deserialize, employee_items, serialize
 
 LockState = Literal["free", "held", "expired"]
-_serializer = TypeSerializer()
 _TRANSACTION_RETRIES = 3
 
 
@@ -55,12 +53,8 @@ class MoveResult:
     new: dict[str, Any] | None
 
 
-def _av(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items()}
-
-
 def _key(employeeid: int, col_a: str) -> dict[str, Any]:
-    return _av({"employeeid": employeeid, "colA": col_a})
+    return serialize({"employeeid": employeeid, "colA": col_a})
 
 
 def _failed_condition(e: ClientError) -> bool:
@@ -117,7 +111,7 @@ def move_employee(
                 "#state": "state", "#city": "city", "#dept": "dept", "#city_dept": "city_dept",
                 "#lock": "lock", "#owner": "lock_owner", "#expires": "lock_expires",
             },
-            ExpressionAttributeValues=_av({
+            ExpressionAttributeValues=serialize({
                 ":state": state, ":city": city, ":dept": dept, ":city_dept": f"{city}:{dept}",
                 ":held": "1", ":free": "0", ":me": owner, ":expires": _epoch(expires),
                 ":now": _epoch(started),
@@ -146,7 +140,7 @@ def move_employee(
     still_ours()
     client.put_item(
         TableName=table,
-        Item=_av({"employeeid": employeeid, "colA": new_col, "name": old["name"],
+        Item=serialize({"employeeid": employeeid, "colA": new_col, "name": old["name"],
                   "hire_date": old["hire_date"]}),
     )  # fmt: skip
     if while_holding:
@@ -162,7 +156,7 @@ def move_employee(
             ConditionExpression="#owner = :me",
             ExpressionAttributeNames={"#lock": "lock", "#owner": "lock_owner",
                                       "#expires": "lock_expires"},
-            ExpressionAttributeValues=_av({":free": "0", ":me": owner}),
+            ExpressionAttributeValues=serialize({":free": "0", ":me": owner}),
             ReturnValues="ALL_NEW",
         )  # fmt: skip
     except ClientError as e:
@@ -207,7 +201,7 @@ def move_employee_transaction(
                     "#city_dept": "city_dept", "#lock": "lock", "#owner": "lock_owner",
                     "#expires": "lock_expires",
                 },
-                "ExpressionAttributeValues": _av({
+                "ExpressionAttributeValues": serialize({
                     ":state": state, ":city": city, ":dept": dept,
                     ":city_dept": f"{city}:{dept}", ":free": "0", ":now": _epoch(now()),
                     ":old": old["state"],
@@ -221,7 +215,7 @@ def move_employee_transaction(
         ]
         item = {"employeeid": employeeid, "colA": new_col, "name": old["name"],
                 "hire_date": old["hire_date"]}  # fmt: skip
-        actions.append({"Put": {"TableName": table, "Item": _av(item)}})
+        actions.append({"Put": {"TableName": table, "Item": serialize(item)}})
         try:
             client.transact_write_items(TransactItems=actions)
         except ClientError as e:

@@ -10,13 +10,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore import xform_name
 
 from ddbspec.tables import GSI_CITY_DEPT, GSI_MANAGER, GSI_OVERLOAD
 
 OVERLOADED = ("state", "current_title", "previous_title", "name")
+_serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values (int or Decimal for N) -> DynamoDB's wire format."""
+    return {k: _serializer.serialize(v) for k, v in item.items()}
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
