@@ -20,7 +20,8 @@ def ask(target, employees_table):
     ddb = target.client()
     tables.add_index(ddb, employees_table, tables.GSI_CITY_DEPT, target.waits)
     return lambda state, prefix=None: queries.employees_by_location(
-        ddb, employees_table, state, prefix)
+        ddb, employees_table, state, prefix
+    )
 
 
 @pytest.mark.parametrize(
@@ -30,8 +31,12 @@ def ask(target, employees_table):
 def test_workshop_queries(ask, model, figures, state, prefix, printed):
     found = ask(state, prefix)
     expected = model.by_location(state, prefix or "")
-    figures.record(f"state {state}" + (f", city_dept begins with {prefix!r}" if prefix else ""),
-                   len(found), expected, WORKSHOP_PRINTED[printed])
+    figures.record(
+        f"state {state}" + (f", city_dept begins with {prefix!r}" if prefix else ""),
+        len(found),
+        expected,
+        WORKSHOP_PRINTED[printed],
+    )
     assert len(found) == expected
     assert all(e["state"] == state and e["city_dept"].startswith(prefix or "") for e in found)
 
@@ -41,8 +46,11 @@ def test_every_state_city_and_department(ask, model, figures):
     prefixes = model.location_prefixes()  # (state, prefix) pairs, '' for the whole state
     measured = {(s, p): len(ask(s, p or None)) for s, p in prefixes}
     expected = {(s, p): model.by_location(s, p) for s, p in prefixes}
-    figures.record("state/city/department queries matching the model",
-                   sum(measured[k] == expected[k] for k in expected), len(expected))
+    figures.record(
+        "state/city/department queries matching the model",
+        sum(measured[k] == expected[k] for k in expected),
+        len(expected),
+    )
     assert measured == expected
 
 

@@ -42,7 +42,8 @@ def test_second_writer_is_refused_while_the_first_holds_the_lock(
 
     def second() -> None:
         outcomes["second"] = locks.move_employee(
-            target.client(), employees_table, EMPLOYEE, *MOVES["second"], owner="second")
+            target.client(), employees_table, EMPLOYEE, *MOVES["second"], owner="second"
+        )
         second_tried.set()
 
     def first_holding() -> None:
@@ -50,18 +51,26 @@ def test_second_writer_is_refused_while_the_first_holds_the_lock(
         threading.Thread(target=second).start()
         assert second_tried.wait(30), "the second writer never finished its attempt"
 
-    outcomes["first"] = locks.move_employee(ddb, employees_table, EMPLOYEE, *MOVES["first"],
-                                            owner="first", while_holding=first_holding)
+    outcomes["first"] = locks.move_employee(
+        ddb, employees_table, EMPLOYEE, *MOVES["first"], owner="first", while_holding=first_holding
+    )
     after = items_of(ddb, employees_table, EMPLOYEE)
     figures.record("second writer's outcome", outcomes["second"].outcome, "locked")
     state, city, _ = MOVES["first"]
-    figures.record("employee 251 after the move", f"{after['master']['city']}/"
-                   f"{after['master']['state']}", f"{city}/{state}", "Portland/OR")
+    figures.record(
+        "employee 251 after the move",
+        f"{after['master']['city']}/{after['master']['state']}",
+        f"{city}/{state}",
+        "Portland/OR",
+    )
     assert outcomes["second"].outcome == "locked"
     assert outcomes["first"].outcome == "updated"
     master = after["master"]
     assert (master["state"], master["city"], master["city_dept"]) == (
-        "OR", "Portland", "Portland:Operation")
+        "OR",
+        "Portland",
+        "Portland:Operation",
+    )
     assert master["lock"] == "0" and "lock_owner" not in master  # released
     assert f"state:{before.state}" not in after and "state:OR" in after
     assert after["state:OR"]["name"] == before.name
@@ -76,19 +85,30 @@ def test_a_writer_that_dies_holding_the_lock_blocks_only_until_its_lease_ends(
     ddb = target.client()
     victim = model.employee_ids()[1]
     lease = 1.5
-    crashed = locks.move_employee(ddb, employees_table, victim, "NY", "New York", "Support",
-                                  owner="crashed", lease_seconds=lease, release=False)
+    crashed = locks.move_employee(
+        ddb,
+        employees_table,
+        victim,
+        "NY",
+        "New York",
+        "Support",
+        owner="crashed",
+        lease_seconds=lease,
+        release=False,
+    )
     assert crashed.outcome == "updated"
     held = items_of(ddb, employees_table, victim)["master"]
     assert locks.lock_state(held, time.time()) == "held"
 
-    early = locks.move_employee(ddb, employees_table, victim, "TX", "Austin", "Support",
-                                owner="rescuer")
+    early = locks.move_employee(
+        ddb, employees_table, victim, "TX", "Austin", "Support", owner="rescuer"
+    )
     assert early.outcome == "locked"
 
     time.sleep(max(0.0, float(held["lock_expires"]) - time.time()) + 0.2)
-    late = locks.move_employee(ddb, employees_table, victim, "TX", "Austin", "Support",
-                               owner="rescuer")
+    late = locks.move_employee(
+        ddb, employees_table, victim, "TX", "Austin", "Support", owner="rescuer"
+    )
     assert late.outcome == "updated"
     after = items_of(ddb, employees_table, victim)
     assert after["master"]["city"] == "Austin" and after["master"]["lock"] == "0"
@@ -109,8 +129,11 @@ def test_transaction_moves_the_employee_in_one_request(transactional, model, fig
     row = model.employee(EMPLOYEE)
     result = locks.move_employee_transaction(ddb, table, EMPLOYEE, "OR", "Portland", "Operation")
     after = items_of(ddb, table, EMPLOYEE)
-    figures.record(f"transaction on {target.info.name}: employee 251 now in",
-                   after["master"]["city"], "Portland")
+    figures.record(
+        f"transaction on {target.info.name}: employee 251 now in",
+        after["master"]["city"],
+        "Portland",
+    )
     assert result.outcome == "updated"
     assert after["master"]["city_dept"] == "Portland:Operation"
     assert f"state:{row.state}" not in after and "state:OR" in after
@@ -120,8 +143,17 @@ def test_transaction_respects_a_held_lock(transactional, model):
     target, table = transactional
     ddb = target.client()
     other = model.employee_ids()[2]
-    locks.move_employee(ddb, table, other, "WA", "Seattle", "Support", owner="holder",
-                        lease_seconds=60, release=False)
+    locks.move_employee(
+        ddb,
+        table,
+        other,
+        "WA",
+        "Seattle",
+        "Support",
+        owner="holder",
+        lease_seconds=60,
+        release=False,
+    )
     result = locks.move_employee_transaction(ddb, table, other, "IL", "Chicago", "Support")
     assert result.outcome == "locked"
     assert items_of(ddb, table, other)["master"]["city"] == "Seattle"

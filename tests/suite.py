@@ -10,15 +10,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_suite(*args: str, tmp: Path, env: dict[str, str] | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess:
-    """``pytest ARGS`` from the project root, its temporary files (and engines' logs) in tmp."""
-    environment = {**os.environ, "TMPDIR": str(tmp), **(env or {})}
-    environment.pop("PYTEST_XDIST_WORKER", None)
-    environment.pop("PYTEST_ADDOPTS", None)
+def run_suite(
+    *args: str, tmp: Path, env: dict[str, str | None] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` from the project root, its temporary files (and engines' logs) in tmp.
+
+    ``env`` adds variables to the environment; a None value removes one.
+    """
+    changes = {
+        "TMPDIR": str(tmp),
+        "PYTEST_XDIST_WORKER": None,
+        "PYTEST_ADDOPTS": None,
+        **(env or {}),
+    }
+    environment = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -30,6 +43,6 @@ def processes_mentioning(text: str) -> list[str]:
             argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text in argv and "pytest" not in argv:
+        if text in argv and " -m pytest " not in argv:
             found.append(argv)
     return found

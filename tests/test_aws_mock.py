@@ -10,9 +10,22 @@ from suite import REPO
 
 def test_employee_exercises_pass_on_the_aws_path(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "ddbspec.mockaws", "specs", "-p", "no:cacheprovider",
-         "-k", "overloading or sparse or composite or locking", "-q"],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ddbspec.mockaws",
+            "specs",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "overloading or sparse or composite or locking",
+            "-q",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out

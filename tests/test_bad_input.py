@@ -8,10 +8,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from suite import REPO, processes_mentioning, run_suite
 
 from ddbspec.engines import ENGINES, Settings
 from ddbspec.errors import EngineError
+from suite import REPO, processes_mentioning, run_suite
 
 
 def output(result) -> str:
@@ -73,8 +73,16 @@ def test_malformed_row_names_file_and_line(tmp_path):
 
     manifest["files"]["employees.csv"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (data / "manifest.json").write_text(json.dumps(manifest))
-    result = run_suite("specs", "-k", "overloading and wa", "--data-dir", str(data),
-                       "--cache-dir", str(tmp_path / "cache"), tmp=tmp_path)
+    result = run_suite(
+        "specs",
+        "-k",
+        "overloading and wa",
+        "--data-dir",
+        str(data),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        tmp=tmp_path,
+    )
     assert result.returncode == 1
     assert "employees.csv line 17" in output(result)
     assert "Traceback" not in output(result)
@@ -93,20 +101,51 @@ def test_endpoint_that_does_not_answer(tmp_path):
 
 def test_aws_without_credentials_refuses_to_start(tmp_path):
     nowhere = str(tmp_path / "none")
-    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
-           "AWS_PROFILE": "", "AWS_SHARED_CREDENTIALS_FILE": nowhere, "AWS_CONFIG_FILE": nowhere,
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
-           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": ""}
+    unset = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    )
+    env = {
+        **dict.fromkeys(unset),
+        "AWS_SHARED_CREDENTIALS_FILE": nowhere,
+        "AWS_CONFIG_FILE": nowhere,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     result = run_suite("specs", "--aws", "--region", "eu-west-1", tmp=tmp_path, env=env)
     assert result.returncode == 4, output(result)
     assert "--aws needs AWS credentials" in output(result)
     assert "aws configure" in output(result)
 
 
+def test_aws_with_an_unknown_profile_says_so(tmp_path):
+    nowhere = str(tmp_path / "none")
+    env = {
+        "AWS_PROFILE": "no-such-profile",
+        "AWS_CONFIG_FILE": nowhere,
+        "AWS_SHARED_CREDENTIALS_FILE": nowhere,
+    }
+    result = run_suite("specs", "--aws", tmp=tmp_path, env=env)
+    assert result.returncode == 4, output(result)
+    assert "no-such-profile" in output(result) and "Traceback" not in output(result)
+
+
 def test_docker_absent_skips_every_spec_with_one_reason(tmp_path):
-    result = run_suite("specs", "--engine", "dynamodb-local", "-k", "overloading", "-rs",
-                       tmp=tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
-                       timeout=60)
+    result = run_suite(
+        "specs",
+        "--engine",
+        "dynamodb-local",
+        "-k",
+        "overloading",
+        "-rs",
+        tmp=tmp_path,
+        env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
+        timeout=60,
+    )
     assert result.returncode == 0, output(result)
     assert "Docker is not available" in output(result)
     assert " passed" not in output(result) and " skipped" in output(result)
@@ -126,7 +165,7 @@ def test_node_missing_is_explained(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_wheel)
-    with pytest.raises(EngineError, match="dynalite needs Node.js.*--engine moto"):
+    with pytest.raises(EngineError, match=r"dynalite needs Node\.js.*--engine moto"):
         engines.node_and_npm()
 
 

@@ -10,9 +10,8 @@ import subprocess
 import sys
 import time
 
-from suite import REPO, processes_mentioning
-
 from ddbspec import processes
+from suite import REPO, processes_mentioning
 
 
 def wait_for(condition, timeout: float) -> bool:
@@ -27,9 +26,21 @@ def wait_for(condition, timeout: float) -> bool:
 def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "specs",
-         "-k", "overloading or sparse"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "specs",
+            "-k",
+            "overloading or sparse",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     started = lambda: len(list(tmp_path.glob("ddbspec-run-*/engine-*.json"))) >= 1  # noqa: E731
     assert wait_for(started, 120), "no engine started"
@@ -43,8 +54,9 @@ def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
 
 def test_guard_ends_the_engine_when_its_owner_is_killed(tmp_path):
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    guard = processes.spawn([sys.executable, "-c", "import time; time.sleep(60)"],
-                            owner.pid, tmp_path / "engine.log")
+    guard = processes.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"], owner.pid, tmp_path / "engine.log"
+    )
     assert processes.running(guard)
     owner.kill()
     owner.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from ddbspec.errors import EngineError
@@ -30,9 +31,13 @@ def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
     try:
         wait_for_logs(container, "Initializing DynamoDB Local", timeout=60)
         url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(PORT)}"
-        info = EngineInfo(name="dynamodb-local", version=tag, endpoint_url=url,
-                          region=settings.region or "us-east-1",
-                          container=container.get_wrapped_container().id)
+        info = EngineInfo(
+            name="dynamodb-local",
+            version=tag,
+            endpoint_url=url,
+            region=settings.region or "us-east-1",
+            container=container.get_wrapped_container().id,
+        )
         _wait_list_tables(info)
         return info
     except Exception as error:
@@ -59,7 +64,5 @@ def remove(container_id: str) -> None:
     """Stop and remove the container, whichever xdist worker started it."""
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         docker.from_env(timeout=10).containers.get(container_id).remove(force=True)
-    except docker.errors.NotFound:
-        pass

@@ -21,12 +21,16 @@ import boto3
 import botocore.exceptions
 from filelock import FileLock
 
-from ddbspec import clients, processes, probes
+from ddbspec import clients, probes, processes
 from ddbspec.errors import EngineError
 
 NODE_DIR = Path(__file__).parent / "node"
-AWS_CAPABILITIES = {"online_gsi": True, "transactions": True, "streams": True,
-                    "enforced_capacity": True}
+AWS_CAPABILITIES = {
+    "online_gsi": True,
+    "transactions": True,
+    "streams": True,
+    "enforced_capacity": True,
+}
 DYNAMODB_LOCAL_IMAGE = "amazon/dynamodb-local:2.6.1"
 
 
@@ -91,23 +95,35 @@ class Engine:
         if info.pid:
             processes.stop(info.pid)
 
-    def _process(self, settings: Settings, command: list[str], port: int | None = None,
-                 **env: str) -> EngineInfo:
+    def _process(
+        self,
+        settings: Settings,
+        command: list[str],
+        port: int | None = None,
+        hold: Path | None = None,
+    ) -> EngineInfo:
         """Start ``command`` (with its port in ``{port}``), wait for it, probe it."""
         port = port or processes.free_port()
         if processes.port_taken(port):
-            raise EngineError(f"{self.name} cannot start: port {port} on {processes.HOST} "
-                              "is already in use by another process.")
+            raise EngineError(
+                f"{self.name} cannot start: port {port} on {processes.HOST} "
+                "is already in use by another process."
+            )
         log = settings.state_dir / f"{self.name}.log"
         argv = [part.replace("{port}", str(port)) for part in command]
-        pid = processes.spawn(argv, settings.owner_pid, log, env)
-        info = EngineInfo(name=self.name, version=self.version(), pid=pid,
-                          region=settings.region or "us-east-1",
-                          endpoint_url=f"http://{processes.HOST}:{port}")
+        pid = processes.spawn(argv, settings.owner_pid, log, hold=hold)
+        info = EngineInfo(
+            name=self.name,
+            version=self.version(),
+            pid=pid,
+            region=settings.region or "us-east-1",
+            endpoint_url=f"http://{processes.HOST}:{port}",
+        )
         ddb = info.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
         try:
-            processes.wait_ready(pid, lambda: bool(ddb.list_tables(Limit=1)), log,
-                                 f"{self.name} on port {port}")
+            processes.wait_ready(
+                pid, lambda: bool(ddb.list_tables(Limit=1)), log, f"{self.name} on port {port}"
+            )
             return self._probed(info, settings)
         except BaseException:
             processes.stop(pid)
@@ -140,12 +156,12 @@ class Dynalite(Engine):
         command = [node, cli, "--host", processes.HOST, "--port", "{port}", *states]
         data = settings.cache_dir / "dynalite-data"
         data.mkdir(parents=True, exist_ok=True)
-        try:  # on disk, so data can outlive the run
-            return self._process(settings, [*command, "--path", str(data)])
-        except EngineError as error:
-            if "LOCK" not in str(error):
-                raise
-        return self._process(settings, command)  # another run holds the store: in memory
+        try:  # on disk, so data can outlive the run; one run at a time holds the store
+            return self._process(
+                settings, [*command, "--path", str(data)], hold=data.with_suffix(".lock")
+            )
+        except processes.StoreBusy:
+            return self._process(settings, command)  # another run holds the store: in memory
 
     def provision(self, cache_dir: Path) -> Path:
         """npm-install the shipped lock file into the cache, once; returns the folder."""
@@ -250,9 +266,11 @@ def docker_unavailable() -> str | None:
 
         docker.from_env(timeout=3).ping()
     except Exception as error:  # the SDK raises several kinds; all mean the same here
-        return (f"Docker is not available ({type(error).__name__}): dynamodb-local runs in "
-                "Docker; start the Docker daemon, or run DynamoDB Local yourself and pass "
-                "--endpoint-url http://localhost:8000")
+        return (
+            f"Docker is not available ({type(error).__name__}): dynamodb-local runs in "
+            "Docker; start the Docker daemon, or run DynamoDB Local yourself and pass "
+            "--endpoint-url http://localhost:8000"
+        )
     return None
 
 
@@ -279,9 +297,12 @@ class Endpoint(Engine):
         return self._probed(self._info(settings), settings)
 
     def _info(self, settings: Settings) -> EngineInfo:
-        return EngineInfo(name=self.name, version=self.version(),
-                          region=settings.region or "us-east-1",
-                          endpoint_url=settings.endpoint_url)
+        return EngineInfo(
+            name=self.name,
+            version=self.version(),
+            region=settings.region or "us-east-1",
+            endpoint_url=settings.endpoint_url,
+        )
 
 
 class Aws(Engine):
@@ -294,8 +315,15 @@ class Aws(Engine):
         return f"boto3 {boto3.__version__}"
 
     def check(self, settings: Settings) -> None:
-        session = boto3.session.Session(region_name=settings.region)
-        if session.get_credentials() is None:
+        try:
+            session = boto3.session.Session(region_name=settings.region)
+            credentials = session.get_credentials()
+        except botocore.exceptions.ProfileNotFound as error:
+            raise EngineError(
+                f"--aws: {error}. Set AWS_PROFILE to a profile in "
+                "~/.aws/config (aws configure list-profiles), or unset it."
+            ) from None
+        if credentials is None:
             raise EngineError(
                 "--aws needs AWS credentials and none were found. Provide them the usual "
                 "way: `aws configure` (or `aws sso login --profile NAME` with AWS_PROFILE=NAME), "
@@ -306,12 +334,19 @@ class Aws(Engine):
 
     def start(self, settings: Settings) -> EngineInfo:
         region = settings.region or boto3.session.Session().region_name
-        return EngineInfo(name=self.name, version=self.version(), region=region,
-                          capabilities=dict(AWS_CAPABILITIES), poll=2.0, timeout=1800.0)
+        return EngineInfo(
+            name=self.name,
+            version=self.version(),
+            region=region,
+            capabilities=dict(AWS_CAPABILITIES),
+            poll=2.0,
+            timeout=1800.0,
+        )
 
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (Dynalite(), Moto(), DynamoDBLocal(),
-                                                   Endpoint(), Aws())}
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Dynalite(), Moto(), DynamoDBLocal(), Endpoint(), Aws())
+}
 POOL = ("dynalite", "moto")
 
 

@@ -26,8 +26,16 @@ from ddbspec.engines import Settings
 from ddbspec.errors import DdbSpecError
 
 REPO = Path(__file__).resolve().parents[2]
-EXERCISES = {"capacity": 1, "scan": 2, "sharding": 3, "overloading": 4, "sparse": 5,
-             "composite": 6, "locking": 7, "streams": 8}
+EXERCISES = {
+    "capacity": 1,
+    "scan": 2,
+    "sharding": 3,
+    "overloading": 4,
+    "sparse": 5,
+    "composite": 6,
+    "locking": 7,
+    "streams": 8,
+}
 FULL_SCALE = 250
 DEFAULT_SCALE = 4
 SETTINGS = pytest.StashKey[Settings]()
@@ -52,28 +60,53 @@ def scale(text: str) -> int:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ddbspec", "DynamoDB design-pattern specs")
-    group.addoption("--engine", choices=["auto", *engines.ENGINES], default="auto",
-                    help="engine to run the specs on; auto (default) runs each spec on the "
-                    f"first of {', '.join(engines.POOL)} that has what it needs")
-    group.addoption("--aws", action="store_true",
-                    help="run on a live AWS account (same as --engine aws)")
-    group.addoption("--endpoint-url", metavar="URL",
-                    help="a DynamoDB-compatible endpoint already running (DynamoDB Local, "
-                    "LocalStack, ScyllaDB Alternator); implies --engine endpoint")
+    group.addoption(
+        "--engine",
+        choices=["auto", *engines.ENGINES],
+        default="auto",
+        help="engine to run the specs on; auto (default) runs each spec on the "
+        f"first of {', '.join(engines.POOL)} that has what it needs",
+    )
+    group.addoption(
+        "--aws", action="store_true", help="run on a live AWS account (same as --engine aws)"
+    )
+    group.addoption(
+        "--endpoint-url",
+        metavar="URL",
+        help="a DynamoDB-compatible endpoint already running (DynamoDB Local, "
+        "LocalStack, ScyllaDB Alternator); implies --engine endpoint",
+    )
     group.addoption("--region", help="AWS region (default: the boto3 chain's; us-east-1 locally)")
-    group.addoption("--table-prefix", default="ddbspec",
-                    help="prefix of every table name the run creates (default: ddbspec)")
-    group.addoption("--keep-tables", action="store_true",
-                    help="leave the tables the specs created, to look at them afterwards")
-    group.addoption("--scale", type=scale, default=DEFAULT_SCALE, metavar="N|full",
-                    help=f"copies of each medium log row in the log tables, 1..{FULL_SCALE} "
-                    f"(default {DEFAULT_SCALE}; full = {FULL_SCALE}, the workshop's 1M items)")
-    group.addoption("--data-dir", type=Path, default=REPO / "data",
-                    help="folder of the workshop CSVs and their manifest.json (default: data/)")
-    group.addoption("--cache-dir", type=Path,
-                    default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                    / "ddbspec",
-                    help="where engines are provisioned and keep data (default: ~/.cache/ddbspec)")
+    group.addoption(
+        "--table-prefix",
+        default="ddbspec",
+        help="prefix of every table name the run creates (default: ddbspec)",
+    )
+    group.addoption(
+        "--keep-tables",
+        action="store_true",
+        help="leave the tables the specs created, to look at them afterwards",
+    )
+    group.addoption(
+        "--scale",
+        type=scale,
+        default=DEFAULT_SCALE,
+        metavar="N|full",
+        help=f"copies of each medium log row in the log tables, 1..{FULL_SCALE} "
+        f"(default {DEFAULT_SCALE}; full = {FULL_SCALE}, the workshop's 1M items)",
+    )
+    group.addoption(
+        "--data-dir",
+        type=Path,
+        default=REPO / "data",
+        help="folder of the workshop CSVs and their manifest.json (default: data/)",
+    )
+    group.addoption(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ddbspec",
+        help="where engines are provisioned and keep data (default: ~/.cache/ddbspec)",
+    )
 
 
 def _engine(config: pytest.Config) -> str:
@@ -94,8 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         raw = json.loads(worker["ddbspec"])
-        config.stash[SETTINGS] = Settings(**{**raw, "cache_dir": Path(raw["cache_dir"]),
-                                             "state_dir": Path(raw["state_dir"])})
+        config.stash[SETTINGS] = Settings(
+            **{**raw, "cache_dir": Path(raw["cache_dir"]), "state_dir": Path(raw["state_dir"])}
+        )
         return
     settings = Settings(
         engine=_engine(config),
@@ -139,8 +173,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     names = targets.pool(settings)
     described = ", ".join(f"{n} {engines.ENGINES[n].version()}" for n in names)
     data = config.getoption("data_dir")
-    return [f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
-            f"scale {config.getoption('scale')}; data {data} (manifest verified)"]
+    return [
+        f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
+        f"scale {config.getoption('scale')}; data {data} (manifest verified)"
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -210,10 +246,11 @@ class Summary:
         self.results: dict[str, dict] = defaultdict(lambda: {"engines": set(), "figures": {}})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown":
+        ours = [(k, v) for k, v in report.user_properties if k.startswith("ddbspec.")]
+        if report.when != "teardown" or not ours:
             return
         result = self.results[exercise_of(report.nodeid)]
-        for key, value in report.user_properties:
+        for key, value in ours:
             if key == "ddbspec.engine":
                 result["engines"].add(value)
             elif key == "ddbspec.figure":
@@ -230,7 +267,9 @@ class Summary:
             served = ", ".join(sorted(result["engines"])) or "-"
             tr.write_line(f"exercise {exercise}: on {served}")
             for row in result["figures"].values():
-                printed = "" if row["printed"] is None else f"  workshop printed {row['printed']}"
+                printed = "" if row["printed"] is None else f'  workshop printed "{row["printed"]}"'
                 mark = "==" if row["measured"] == row["expected"] else "!="
-                tr.write_line(f"    {row['name']:<50} measured {row['measured']!s:>8} {mark} "
-                              f"model {row['expected']!s:<8}{printed}")
+                tr.write_line(
+                    f"    {row['name']:<50} measured {row['measured']!s:>8} {mark} "
+                    f"model {row['expected']!s:<8}{printed}"
+                )

@@ -31,8 +31,12 @@ def probe(clients: Clients, prefix: str, timeout: float = 10.0) -> dict[str, boo
     ddb = clients("dynamodb")
     found = {"enforced_capacity": False}  # no local engine throttles: nothing to probe
     table = f"{prefix}probe"
-    _create(ddb, table, timeout, StreamSpecification={"StreamEnabled": True,
-                                                      "StreamViewType": "NEW_IMAGE"})
+    _create(
+        ddb,
+        table,
+        timeout,
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
     try:
         ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "g": {"S": "x"}})
         found["online_gsi"] = _online_gsi(ddb, table, timeout)
@@ -46,25 +50,37 @@ def probe(clients: Clients, prefix: str, timeout: float = 10.0) -> dict[str, boo
 
 def _create(ddb: Any, table: str, timeout: float, **extra: Any) -> None:
     try:
-        ddb.create_table(TableName=table, KeySchema=KEY, AttributeDefinitions=PK,
-                         ProvisionedThroughput=THROUGHPUT, **extra)
+        ddb.create_table(
+            TableName=table,
+            KeySchema=KEY,
+            AttributeDefinitions=PK,
+            ProvisionedThroughput=THROUGHPUT,
+            **extra,
+        )
     except ClientError:  # an engine without streams may refuse the specification
-        ddb.create_table(TableName=table, KeySchema=KEY, AttributeDefinitions=PK,
-                         ProvisionedThroughput=THROUGHPUT)
-    _until(lambda: ddb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE",
-           timeout)
+        ddb.create_table(
+            TableName=table,
+            KeySchema=KEY,
+            AttributeDefinitions=PK,
+            ProvisionedThroughput=THROUGHPUT,
+        )
+    _until(lambda: ddb.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE", timeout)
 
 
 def _online_gsi(ddb: Any, table: str, timeout: float) -> bool:
     ddb.update_table(
         TableName=table,
         AttributeDefinitions=[*PK, {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexUpdates=[{"Create": {
-            "IndexName": "probe_gsi",
-            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-            "ProvisionedThroughput": THROUGHPUT,
-        }}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "probe_gsi",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "ProvisionedThroughput": THROUGHPUT,
+                }
+            }
+        ],
     )
 
     def index() -> dict | None:
@@ -75,17 +91,23 @@ def _online_gsi(ddb: Any, table: str, timeout: float) -> bool:
         return False
     if not _until(lambda: (index() or {}).get("IndexStatus") == "ACTIVE", timeout):
         return False
-    hits = ddb.query(TableName=table, IndexName="probe_gsi", KeyConditionExpression="g = :g",
-                     ExpressionAttributeValues={":g": {"S": "x"}})
+    hits = ddb.query(
+        TableName=table,
+        IndexName="probe_gsi",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "x"}},
+    )
     return hits["Count"] == 1  # backfilled, not only created
 
 
 def _transactions(ddb: Any, table: str) -> bool:
     try:
-        ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "t"}}}}])
-        got = ddb.transact_get_items(TransactItems=[
-            {"Get": {"TableName": table, "Key": {"pk": {"S": "t"}}}}])
+        ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "t"}}}}]
+        )
+        got = ddb.transact_get_items(
+            TransactItems=[{"Get": {"TableName": table, "Key": {"pk": {"S": "t"}}}}]
+        )
     except ClientError:
         return False
     return got["Responses"][0].get("Item") == {"pk": {"S": "t"}}

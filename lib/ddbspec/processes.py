@@ -29,13 +29,21 @@ def port_taken(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
-def spawn(command: list[str], owner_pid: int, log: Path, env: dict[str, str] | None = None) -> int:
+def spawn(
+    command: list[str],
+    owner_pid: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    hold: Path | None = None,
+) -> int:
     """Start ``command`` under a guard that ends it with the run; returns the guard's pid.
 
     The guard gets a session of its own, so a Ctrl-C at the terminal reaches pytest (which
-    then stops the engines in order) rather than killing engines under running tests.
+    then stops the engines in order) rather than killing engines under running tests. With
+    ``hold``, the guard keeps an exclusive lock on that file for the engine's lifetime.
     """
-    guard = [sys.executable, "-m", "ddbspec.guard", str(owner_pid), str(log), "--", *command]
+    held = [str(hold)] if hold else []
+    guard = [sys.executable, "-m", "ddbspec.guard", str(owner_pid), str(log), *held, "--", *command]
     proc = subprocess.Popen(
         guard,
         stdin=subprocess.DEVNULL,
@@ -47,12 +55,28 @@ def spawn(command: list[str], owner_pid: int, log: Path, env: dict[str, str] | N
     return proc.pid
 
 
+class StoreBusy(EngineError):
+    """The engine's on-disk store is held by another run."""
+
+
+_exits: dict[int, int] = {}
+
+
+def busy(pid: int) -> bool:
+    from ddbspec.guard import BUSY
+
+    return _exits.get(pid) == BUSY
+
+
 def running(pid: int) -> bool:
+    if pid in _exits:
+        return False
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
+        waited, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         waited = 0  # not our child (started by another xdist worker)
     if waited:
+        _exits[pid] = os.waitstatus_to_exitcode(status)
         return False
     try:
         os.kill(pid, 0)
@@ -68,6 +92,8 @@ def wait_ready(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not running(pid):
+            if busy(pid):
+                raise StoreBusy(what)
             raise EngineError(f"{what} exited while starting. {tail(log)}")
         with contextlib.suppress(Exception):
             if ready():
@@ -82,7 +108,9 @@ def tail(log: Path, lines: int = 15) -> str:
         text = log.read_text(errors="replace").strip().splitlines()[-lines:]
     except OSError:
         return f"(no log at {log})"
-    return f"Its log ({log}) ends:\n    " + "\n    ".join(text) if text else f"Its log {log} is empty."
+    if not text:
+        return f"Its log {log} is empty."
+    return f"Its log ({log}) ends:\n    " + "\n    ".join(text)
 
 
 def stop(pid: int, timeout: float = 10.0) -> None:

@@ -25,8 +25,9 @@ def pick(settings: Settings, needs: list[str], label: str) -> Target:
     """The first engine of the pool that has every capability in ``needs``, or a skip."""
     unknown = sorted(set(needs) - set(CAPABILITIES))
     if unknown:
-        raise pytest.UsageError(f"needs marker names unknown capabilities {unknown}; "
-                                f"known: {sorted(CAPABILITIES)}")
+        raise pytest.UsageError(
+            f"needs marker names unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}"
+        )
     reasons = []
     for name in pool(settings):
         info = engines.acquire(settings, name)
