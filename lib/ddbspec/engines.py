@@ -62,6 +62,7 @@ class EngineInfo:
     container: str | None = None
     poll: float = 0.05
     timeout: float = 120.0
+    persistent: bool = False  # its data outlives the run (dynalite on disk)
     unavailable: str | None = None  # specs on it skip, with this reason
     error: str | None = None  # it failed to start: specs on it fail, with this message
 
@@ -157,11 +158,14 @@ class Dynalite(Engine):
         data = settings.cache_dir / "dynalite-data"
         data.mkdir(parents=True, exist_ok=True)
         try:  # on disk, so data can outlive the run; one run at a time holds the store
-            return self._process(
+            info = self._process(
                 settings, [*command, "--path", str(data)], hold=data.with_suffix(".lock")
             )
         except processes.StoreBusy:
             return self._process(settings, command)  # another run holds the store: in memory
+        info.persistent = True
+        sweep(info, f"{settings.table_prefix}-", keep=f"{settings.table_prefix}-cache-")
+        return info
 
     def provision(self, cache_dir: Path) -> Path:
         """npm-install the shipped lock file into the cache, once; returns the folder."""
@@ -184,6 +188,21 @@ class Dynalite(Engine):
                     "or choose another engine with --engine moto."
                 )
         return home
+
+
+def sweep(info: EngineInfo, prefix: str, keep: str) -> list[str]:
+    """Delete what killed runs left in the suite's own store: tables named ``prefix*`` but
+    not ``keep*`` (the tables kept for reuse). The store is this run's alone (the guard's lock).
+    """
+    ddb = info.client()
+    names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+    stale = [n for n in names if n.startswith(prefix) and not n.startswith(keep)]
+    for name in stale:
+        with contextlib.suppress(
+            ddb.exceptions.ResourceNotFoundException, ddb.exceptions.ResourceInUseException
+        ):
+            ddb.delete_table(TableName=name)
+    return stale
 
 
 def node_and_npm() -> tuple[str, list[str]]:

@@ -164,6 +164,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or SETTINGS not in config.stash:
         return
     settings = config.stash[SETTINGS]
+    targets.release_shared(settings)
     engines.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
 

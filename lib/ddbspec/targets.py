@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from ddbspec import engines, tables
 from ddbspec.engines import EngineInfo, Settings
@@ -50,7 +52,6 @@ class Target:
     info: EngineInfo
     settings: Settings
     label: str
-    created: list[str] = field(default_factory=list)
 
     @property
     def waits(self) -> tables.Waits:
@@ -71,12 +72,45 @@ class Target:
         name = self.table_name(base or definition.name)
         ddb = self.client()
         tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
-        self.created.append(name)
         try:
             yield name
         finally:
             if not self.settings.keep_tables:
                 tables.delete_table(ddb, name, self.waits)
+
+    def shared_table(
+        self, definition: tables.TableDef, fingerprint: str, build: Callable[[Any, str], int]
+    ) -> str:
+        """A read-only table built once per run on this engine and shared by every spec.
+
+        ``build(client, name)`` loads the empty table and returns its item count. On an engine
+        that keeps its data on disk (dynalite), the table is kept after the run and reused by
+        the next one whose ``fingerprint`` (files, scale, order) is the same: the fingerprint
+        and the item count are tagged on the table only once the load has been verified, so a
+        half-loaded table (a killed run) or a stale one is rebuilt, never trusted.
+        """
+        s, kept = self.settings, self.info.persistent
+        scope = "cache" if kept else f"{s.run_id}-shared"
+        name = f"{s.table_prefix}-{scope}-{definition.name}-{fingerprint[:12]}"
+        record = s.state_dir / f"shared-{self.info.name}-{name}.json"
+        with FileLock(f"{record}.lock"):
+            if record.exists():
+                return name
+            ddb = self.client()
+            if not (kept and cached(ddb, name, fingerprint)):
+                tables.delete_table(ddb, name, self.waits)
+                table = tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
+                items = build(ddb, name)
+                if kept:  # the mark of a complete load, written last
+                    marks = {"ddbspec-fingerprint": fingerprint, "ddbspec-items": str(items)}
+                    ddb.tag_resource(
+                        ResourceArn=table["TableArn"],
+                        Tags=[{"Key": k, "Value": v} for k, v in marks.items()],
+                    )
+            record.write_text(
+                json.dumps({"engine": self.info.to_json(), "table": name, "delete": not kept})
+            )
+        return name
 
     def tags(self) -> dict[str, str] | None:
         """Tags on AWS only, so a sweep can find a killed run's leftovers by run id."""
@@ -84,3 +118,28 @@ class Target:
             return None
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         return {"project": "ddbspec", "ddbspec-run": self.settings.run_id, "created-at": now}
+
+
+def cached(ddb: Any, name: str, fingerprint: str) -> bool:
+    """Whether ``name`` exists, holds a verified load, and was built from ``fingerprint``."""
+    try:
+        arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    except ddb.exceptions.ResourceNotFoundException:
+        return False
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    return tags.get("ddbspec-fingerprint") == fingerprint and "ddbspec-items" in tags
+
+
+def release_shared(settings: Settings) -> list[str]:
+    """Delete the shared tables this run built (not the kept ones); returns their names."""
+    deleted = []
+    for record in sorted(settings.state_dir.glob("shared-*.json")):
+        shared = json.loads(record.read_text())
+        if shared["delete"] and not settings.keep_tables:
+            info = EngineInfo.from_json(shared["engine"])
+            with contextlib.suppress(Exception):  # the engine may be gone already
+                tables.delete_table(
+                    info.client(), shared["table"], tables.Waits(info.poll, info.timeout)
+                )
+                deleted.append(shared["table"])
+    return deleted

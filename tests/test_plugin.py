@@ -1,0 +1,125 @@
+"""The plugin's decisions, without an engine: options, engine choice, skips, names."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+from suite import run_suite
+
+from ddbspec import engines, plugin, targets
+from ddbspec.engines import EngineInfo, Settings
+
+
+@pytest.mark.parametrize(("text", "copies"), [("1", 1), ("4", 4), ("250", 250), ("full", 250)])
+def test_scale_accepts_copies_and_full(text, copies):
+    assert plugin.scale(text) == copies
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "251", "1e3", "", "half"])
+def test_scale_refuses_anything_else_with_the_limit(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 250"):
+        plugin.scale(text)
+
+
+@pytest.mark.parametrize(
+    ("path", "exercise"),
+    [
+        ("specs/test_sparse.py::test_x", "5 sparse"),
+        ("specs/test_overloading.py", "4 overloading"),
+        ("tests/test_plugin.py::test_y", "plugin"),
+    ],
+)
+def test_exercise_names_come_from_module_names(path, exercise):
+    assert plugin.exercise_of(path) == exercise
+
+
+def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:
+    monkeypatch.setattr(engines, "acquire", lambda settings, name: infos[name])
+
+
+DYNALITE = EngineInfo("dynalite", capabilities={"online_gsi": False, "transactions": False})
+MOTO = EngineInfo(
+    "moto",
+    endpoint_url="http://127.0.0.1:9",
+    capabilities={"online_gsi": True, "transactions": True},
+)
+
+
+def test_auto_picks_the_first_engine_with_what_the_spec_needs(monkeypatch):
+    fake_pool(monkeypatch, {"dynalite": DYNALITE, "moto": MOTO})
+    assert targets.pick(Settings(), [], "x").info.name == "dynalite"
+    assert targets.pick(Settings(), ["online_gsi"], "x").info.name == "moto"
+
+
+def test_a_forced_engine_without_the_capability_skips_naming_both(monkeypatch):
+    fake_pool(monkeypatch, {"dynalite": DYNALITE})
+    with pytest.raises(pytest.skip.Exception, match=r"dynalite lacks transactions \("):
+        targets.pick(Settings(engine="dynalite"), ["transactions"], "x")
+
+
+def test_an_unavailable_engine_skips_with_its_reason(monkeypatch):
+    fake_pool(
+        monkeypatch, {"dynamodb-local": EngineInfo("dynamodb-local", unavailable="no Docker")}
+    )
+    with pytest.raises(pytest.skip.Exception, match="no Docker"):
+        targets.pick(Settings(engine="dynamodb-local"), [], "x")
+
+
+def test_an_engine_that_failed_to_start_fails_the_spec_with_its_message(monkeypatch):
+    fake_pool(monkeypatch, {"dynalite": EngineInfo("dynalite", error="npm failed: E404")})
+    with pytest.raises(pytest.fail.Exception, match="npm failed: E404"):
+        targets.pick(Settings(engine="dynalite"), [], "x")
+
+
+def test_an_unknown_capability_is_a_usage_error(monkeypatch):
+    fake_pool(monkeypatch, {"dynalite": DYNALITE})
+    with pytest.raises(pytest.UsageError, match="teleportation"):
+        targets.pick(Settings(), ["teleportation"], "x")
+
+
+def test_table_names_carry_run_worker_and_spec(monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    target = targets.Target(MOTO, Settings(table_prefix="p", run_id="r1"), "sparse")
+    assert target.table_name("employees") == "p-r1-gw1-sparse-employees"
+
+
+def test_engine_info_round_trips_through_json():
+    info = EngineInfo("moto", endpoint_url="http://127.0.0.1:1", capabilities={"streams": True})
+    assert EngineInfo.from_json(info.to_json()) == info
+
+
+def test_only_aws_tables_are_tagged():
+    local = targets.Target(MOTO, Settings(run_id="r"), "x")
+    aws = targets.Target(EngineInfo("aws", endpoint_url=None), Settings(run_id="r"), "x")
+    assert local.tags() is None
+    assert aws.tags()["ddbspec-run"] == "r"
+
+
+def test_the_run_touches_only_its_own_tables(tmp_path):
+    """A table that was there before the run is left as it was; the run's are all gone."""
+    settings = Settings(run_id="host", state_dir=tmp_path, owner_pid=os.getpid())
+    info = engines.acquire(settings, "moto")
+    try:
+        ddb = info.client()
+        ddb.create_table(
+            TableName="someone-elses",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        ddb.put_item(TableName="someone-elses", Item={"pk": {"S": "mine"}})
+        result = run_suite(
+            "specs",
+            "--endpoint-url",
+            info.endpoint_url,
+            "-k",
+            "overloading and wa or locking",
+            tmp=tmp_path,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ddb.list_tables()["TableNames"] == ["someone-elses"]
+        assert ddb.scan(TableName="someone-elses")["Items"] == [{"pk": {"S": "mine"}}]
+    finally:
+        engines.release_all(settings)

@@ -1,0 +1,125 @@
+"""Shared read-only tables: built once per run, kept on dynalite's disk store and reused by the
+next run only when their fingerprint matches and their load was complete."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ddbspec import engines, tables, targets
+from ddbspec.loaders import count_items, load
+
+DEFINITION = tables.TableDef("shared_probe", ("pk", "S"), None)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    """A store of the tests' own: the outer run may hold the default one."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def a_run(tmp_path: Path, cache_dir: Path, name: str) -> engines.Settings:
+    state = tmp_path / name
+    state.mkdir()
+    return engines.Settings(
+        table_prefix="ddbspectest",
+        run_id=name,
+        cache_dir=cache_dir,
+        state_dir=state,
+        owner_pid=os.getpid(),
+    )
+
+
+class Builder:
+    def __init__(self, items: int, fail_after: int | None = None) -> None:
+        self.items, self.fail_after, self.calls = items, fail_after, 0
+
+    def __call__(self, ddb, name: str) -> int:
+        self.calls += 1
+        rows = ({"pk": f"k{i}"} for i in range(self.items))
+        if self.fail_after is not None:
+            load(ddb, name, (r for i, r in enumerate(rows) if i < self.fail_after))
+            raise RuntimeError("engine killed mid-load")
+        return load(ddb, name, rows)
+
+
+def shared(settings: engines.Settings, engine: str, fingerprint: str, build: Builder) -> str:
+    target = targets.Target(engines.acquire(settings, engine), settings, "shared")
+    return target.shared_table(DEFINITION, fingerprint, build)
+
+
+def test_dynalite_keeps_a_complete_table_for_the_next_run(tmp_path, cache_dir):
+    first = a_run(tmp_path, cache_dir, "run1")
+    build = Builder(60)
+    try:
+        name = shared(first, "dynalite", "fp-a" * 4, build)
+        assert shared(first, "dynalite", "fp-a" * 4, build) == name  # same run: built once
+        assert build.calls == 1
+    finally:
+        targets.release_shared(first)
+        engines.release_all(first)
+
+    second = a_run(tmp_path, cache_dir, "run2")
+    try:
+        again = Builder(60)
+        assert shared(second, "dynalite", "fp-a" * 4, again) == name
+        assert again.calls == 0  # reused from disk
+        info = engines.acquire(second, "dynalite")
+        assert info.persistent and count_items(info.client(), name) == 60
+
+        other = Builder(30)
+        assert shared(second, "dynalite", "fp-b" * 4, other) != name
+        assert other.calls == 1  # another fingerprint is another table
+    finally:
+        targets.release_shared(second)
+        engines.release_all(second)
+
+
+def test_a_half_loaded_table_is_rebuilt_not_trusted(tmp_path, cache_dir):
+    killed = a_run(tmp_path, cache_dir, "killed")
+    try:
+        with pytest.raises(RuntimeError, match="killed mid-load"):
+            shared(killed, "dynalite", "fp-c" * 4, Builder(60, fail_after=20))
+    finally:
+        engines.release_all(killed)
+
+    after = a_run(tmp_path, cache_dir, "after")
+    try:
+        rebuild = Builder(60)
+        name = shared(after, "dynalite", "fp-c" * 4, rebuild)
+        assert rebuild.calls == 1
+        assert count_items(engines.acquire(after, "dynalite").client(), name) == 60
+    finally:
+        engines.release_all(after)
+
+
+def test_leftovers_of_a_killed_run_are_swept_from_the_store(tmp_path, cache_dir):
+    killed = a_run(tmp_path, cache_dir, "left")
+    info = engines.acquire(killed, "dynalite")
+    ddb = info.client()
+    target = targets.Target(info, killed, "sweep")
+    leftover = target.table_name("orphan")
+    tables.create_table(ddb, DEFINITION, leftover, target.waits)
+    engines.release_all(killed)  # the run dies without deleting its table
+
+    nxt = a_run(tmp_path, cache_dir, "next")
+    try:
+        tables_now = engines.acquire(nxt, "dynalite").client().list_tables()["TableNames"]
+        assert leftover not in tables_now
+    finally:
+        engines.release_all(nxt)
+
+
+def test_engines_without_a_disk_store_delete_shared_tables_at_the_end(tmp_path, cache_dir):
+    run = a_run(tmp_path, cache_dir, "moto")
+    try:
+        build = Builder(10)
+        name = shared(run, "moto", "fp-d" * 4, build)
+        assert run.run_id in name and build.calls == 1
+        assert targets.release_shared(run) == [name]
+        ddb = engines.acquire(run, "moto").client()
+        assert name not in ddb.list_tables()["TableNames"]
+    finally:
+        engines.release_all(run)
