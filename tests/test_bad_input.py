@@ -11,6 +11,7 @@ import pytest
 
 from ddbspec.engines import ENGINES, Settings
 from ddbspec.errors import EngineError
+
 from suite import REPO, processes_mentioning, run_suite
 
 

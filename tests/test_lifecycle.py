@@ -11,6 +11,7 @@ import sys
 import time
 
 from ddbspec import processes
+
 from suite import REPO, processes_mentioning
 
 

@@ -6,10 +6,11 @@ import argparse
 import os
 
 import pytest
-from suite import run_suite
 
 from ddbspec import engines, plugin, targets
 from ddbspec.engines import EngineInfo, Settings
+
+from suite import run_suite
 
 
 @pytest.mark.parametrize(("text", "copies"), [("1", 1), ("4", 4), ("250", 250), ("full", 250)])
