@@ -212,8 +212,17 @@ class Figures:
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
 
-    def record(self, name: str, measured: Any, expected: Any, printed: Any = None) -> None:
-        row = {"name": name, "measured": measured, "expected": expected, "printed": printed}
+    def record(
+        self, name: str, measured: Any, expected: Any, printed: Any = None, at_least: bool = False
+    ) -> None:
+        """``expected`` is the figures model's value, or with ``at_least`` a target to reach."""
+        row = {
+            "name": name,
+            "measured": measured,
+            "expected": expected,
+            "printed": printed,
+            "at_least": at_least,
+        }
         self.item.user_properties.append(("ddbspec.figure", json.dumps(row, default=str)))
 
 
@@ -238,6 +247,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if call.excinfo is not None and isinstance(call.excinfo.value, DdbSpecError):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
     return report
+
+
+def compared(row: dict[str, Any]) -> str:
+    """'== model 46', or '>= target 0.9' for a target; the sign says whether it holds."""
+    measured, expected = row["measured"], row["expected"]
+    if row.get("at_least"):
+        return f"{'>=' if measured >= expected else '<'} target {expected!s:<7}"
+    return f"{'==' if measured == expected else '!='} model {expected!s:<8}"
 
 
 class Summary:
@@ -269,8 +286,7 @@ class Summary:
             tr.write_line(f"exercise {exercise}: on {served}")
             for row in result["figures"].values():
                 printed = "" if row["printed"] is None else f'  workshop printed "{row["printed"]}"'
-                mark = "==" if row["measured"] == row["expected"] else "!="
                 tr.write_line(
-                    f"    {row['name']:<50} measured {row['measured']!s:>8} {mark} "
-                    f"model {row['expected']!s:<8}{printed}"
+                    f"    {row['name']:<50} measured {row['measured']!s:>8} "
+                    f"{compared(row)}{printed}"
                 )
