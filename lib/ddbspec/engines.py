@@ -248,7 +248,7 @@ class Moto(Engine):
         return importlib.metadata.version("moto")
 
     def start(self, settings: Settings) -> EngineInfo:
-        command = [sys.executable, "-m", "moto.server", "-H", processes.HOST, "-p", "{port}"]
+        command = [sys.executable, "-m", "ddbspec.motoserver", processes.HOST, "{port}"]
         return self._process(settings, command)
 
 
