@@ -10,8 +10,11 @@ from ddbspec.errors import EngineError
 if TYPE_CHECKING:
     from ddbspec.engines import EngineInfo, Settings
 
+IMAGE = "amazon/dynamodb-local"
+TAG = "2.6.1"  # docker/compose.yaml runs the same image and command
 PORT = 8000
-COMMAND = "-jar DynamoDBLocal.jar -inMemory -sharedDb"
+COMMAND = "-jar DynamoDBLocal.jar -inMemory -sharedDb"  # in memory, one database for all clients
+READY_LOG = "Initializing DynamoDB Local"
 
 
 def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
@@ -22,14 +25,14 @@ def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
     from ddbspec.engines import EngineInfo
 
     container = (
-        DockerContainer(f"amazon/dynamodb-local:{tag}")
+        DockerContainer(f"{IMAGE}:{tag}")
         .with_command(COMMAND)
         .with_exposed_ports(PORT)
         .with_kwargs(labels={"ddbspec.run": settings.run_id})
     )
     container.start()
     try:
-        wait_for_logs(container, "Initializing DynamoDB Local", timeout=60)
+        wait_for_logs(container, READY_LOG, timeout=60)
         url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(PORT)}"
         info = EngineInfo(
             name="dynamodb-local",

@@ -31,7 +31,6 @@ AWS_CAPABILITIES = {
     "streams": True,
     "enforced_capacity": True,
 }
-DYNAMODB_LOCAL_IMAGE = "amazon/dynamodb-local:2.6.1"
 
 
 @dataclass
@@ -258,7 +257,9 @@ class DynamoDBLocal(Engine):
     name = "dynamodb-local"
 
     def version(self) -> str:
-        return DYNAMODB_LOCAL_IMAGE.rsplit(":", 1)[1]
+        from ddbspec import containers
+
+        return containers.TAG
 
     def check(self, settings: Settings) -> None:
         docker_unavailable()
