@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import time
 
-from suite import REPO
-
 from ddbspec import containers, engines
+
+from suite import REPO
 
 
 def test_compose_file_runs_the_same_image_and_command_as_the_engine():
     compose = (REPO / "docker" / "compose.yaml").read_text()
     assert f"image: {containers.IMAGE}:{containers.TAG}" in compose
-    assert str(containers.COMMAND.split()).replace("'", '"') in compose
+    assert json.dumps(containers.COMMAND.split()) in compose
     assert f"{containers.PORT}:{containers.PORT}" in compose
 
 

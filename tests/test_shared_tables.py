@@ -58,7 +58,6 @@ def test_dynalite_keeps_a_complete_table_for_the_next_run(tmp_path, cache_dir):
         assert shared(first, "dynalite", "fp-a" * 4, build) == name  # same run: built once
         assert build.calls == 1
     finally:
-        targets.release_shared(first)
         engines.release_all(first)
 
     second = a_run(tmp_path, cache_dir, "run2")
@@ -73,7 +72,6 @@ def test_dynalite_keeps_a_complete_table_for_the_next_run(tmp_path, cache_dir):
         assert shared(second, "dynalite", "fp-b" * 4, other) != name
         assert other.calls == 1  # another fingerprint is another table
     finally:
-        targets.release_shared(second)
         engines.release_all(second)
 
 
@@ -112,13 +110,13 @@ def test_leftovers_of_a_killed_run_are_swept_from_the_store(tmp_path, cache_dir)
         engines.release_all(nxt)
 
 
-def test_engines_without_a_disk_store_delete_shared_tables_at_the_end(tmp_path, cache_dir):
+def test_engines_without_a_disk_store_delete_shared_tables_with_the_run(tmp_path, cache_dir):
     run = a_run(tmp_path, cache_dir, "moto")
     try:
         build = Builder(10)
         name = shared(run, "moto", "fp-d" * 4, build)
         assert run.run_id in name and build.calls == 1
-        assert targets.release_shared(run) == [name]
+        assert targets.sweep_run(run) == {"moto": [name]}
         ddb = engines.acquire(run, "moto").client()
         assert name not in ddb.list_tables()["TableNames"]
     finally:

@@ -189,13 +189,15 @@ class Dynalite(Engine):
         return home
 
 
-def sweep(info: EngineInfo, prefix: str, keep: str) -> list[str]:
-    """Delete what killed runs left in the suite's own store: tables named ``prefix*`` but
-    not ``keep*`` (the tables kept for reuse). The store is this run's alone (the guard's lock).
+def sweep(info: EngineInfo, prefix: str, keep: str | None = None) -> list[str]:
+    """Delete the tables named ``prefix*`` (but not ``keep*``); returns their names.
+
+    Callers pass a prefix only the suite's own tables can have: this run's id, or the suite's
+    prefix in dynalite's store, which is the suite's own (and this run's alone: the guard's lock).
     """
     ddb = info.client()
     names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
-    stale = [n for n in names if n.startswith(prefix) and not n.startswith(keep)]
+    stale = [n for n in names if n.startswith(prefix) and not (keep and n.startswith(keep))]
     for name in stale:
         with contextlib.suppress(
             ddb.exceptions.ResourceNotFoundException, ddb.exceptions.ResourceInUseException

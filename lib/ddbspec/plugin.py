@@ -164,7 +164,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or SETTINGS not in config.stash:
         return
     settings = config.stash[SETTINGS]
-    targets.release_shared(settings)
+    writer = config.get_terminal_writer()
+    for engine, deleted in targets.sweep_run(settings).items():
+        writer.line(
+            f"ddbspec: deleted {len(deleted)} table(s) of run {settings.run_id} on {engine}: "
+            + ", ".join(deleted)
+        )
     engines.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
 

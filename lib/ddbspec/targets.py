@@ -107,9 +107,7 @@ class Target:
                         ResourceArn=table["TableArn"],
                         Tags=[{"Key": k, "Value": v} for k, v in marks.items()],
                     )
-            record.write_text(
-                json.dumps({"engine": self.info.to_json(), "table": name, "delete": not kept})
-            )
+            record.write_text(json.dumps({"table": name, "kept": kept}))
         return name
 
     def tags(self) -> dict[str, str] | None:
@@ -130,16 +128,16 @@ def cached(ddb: Any, name: str, fingerprint: str) -> bool:
     return tags.get("ddbspec-fingerprint") == fingerprint and "ddbspec-items" in tags
 
 
-def release_shared(settings: Settings) -> list[str]:
-    """Delete the shared tables this run built (not the kept ones); returns their names."""
-    deleted = []
-    for record in sorted(settings.state_dir.glob("shared-*.json")):
-        shared = json.loads(record.read_text())
-        if shared["delete"] and not settings.keep_tables:
-            info = EngineInfo.from_json(shared["engine"])
-            with contextlib.suppress(Exception):  # the engine may be gone already
-                tables.delete_table(
-                    info.client(), shared["table"], tables.Waits(info.poll, info.timeout)
-                )
-                deleted.append(shared["table"])
-    return deleted
+def sweep_run(settings: Settings) -> dict[str, list[str]]:
+    """Delete every table of this run still standing on any engine it used (a spec killed
+    before its teardown, a shared table); the run id in their names makes them this run's."""
+    if settings.keep_tables:
+        return {}
+    swept = {}
+    for path in sorted(settings.state_dir.glob("engine-*.json")):
+        info = EngineInfo.from_json(path.read_text())
+        if info.error or info.unavailable:
+            continue
+        with contextlib.suppress(Exception):  # an engine that died has nothing left to delete
+            swept[info.name] = engines.sweep(info, f"{settings.table_prefix}-{settings.run_id}-")
+    return {name: tables for name, tables in swept.items() if tables}
