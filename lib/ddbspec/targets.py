@@ -68,11 +68,15 @@ class Target:
 
     @contextlib.contextmanager
     def table(self, definition: tables.TableDef, base: str | None = None) -> Iterator[str]:
-        """Create the table, yield its name, delete it afterwards unless --keep-tables."""
+        """Create the table, yield its name, delete it afterwards unless --keep-tables.
+
+        The deletion is armed before the create, so an interrupt while the table is still
+        being created (minutes on AWS with indexes) does not leave it behind.
+        """
         name = self.table_name(base or definition.name)
         ddb = self.client()
-        tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
         try:
+            tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
             yield name
         finally:
             if not self.settings.keep_tables:
