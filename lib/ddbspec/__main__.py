@@ -1,7 +1,9 @@
-"""``python -m ddbspec capabilities [ENGINE...]``: start engines, probe them, print a table.
+"""The suite's small commands.
 
-The same probes the suite runs at start, so the README's capability table can be checked
-against what the engines really do on this machine.
+``python -m ddbspec capabilities [ENGINE...]`` starts engines, probes them with the probes the
+suite runs at start, and prints what each supports (the README's table).
+``python -m ddbspec sweep-aws [--region R] [--prefix P] [--yes]`` lists what killed runs left in
+an AWS account (tables named P-* carrying the suite's tags) and deletes them with --yes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,24 @@ def capabilities(names: list[str]) -> str:
     return "\n".join(rows)
 
 
+def sweep_aws(region: str | None, prefix: str, yes: bool) -> int:
+    import boto3
+
+    from ddbspec import aws
+
+    ddb = boto3.session.Session(region_name=region).client("dynamodb")
+    found = aws.leftovers(ddb, f"{prefix}-")
+    if not found:
+        print(f"nothing to sweep: no table named {prefix}-* carries the suite's tags")
+        return 0
+    print("left by earlier runs:\n  " + "\n  ".join(found))
+    if not yes:
+        print("run again with --yes to delete them")
+        return 1
+    print("deleted:\n  " + "\n  ".join(aws.sweep(ddb, found)))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ddbspec")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,7 +64,13 @@ def main(argv: list[str]) -> int:
         default=list(engines.POOL),
         choices=[n for n in engines.ENGINES if n not in ("endpoint", "aws")],
     )
+    sweep = commands.add_parser("sweep-aws", help="delete what killed runs left in AWS")
+    sweep.add_argument("--region")
+    sweep.add_argument("--prefix", default="ddbspec")
+    sweep.add_argument("--yes", action="store_true", help="delete them (default: only list)")
     args = parser.parse_args(argv)
+    if args.command == "sweep-aws":
+        return sweep_aws(args.region, args.prefix, args.yes)
     print(capabilities(args.engines))
     return 0
 

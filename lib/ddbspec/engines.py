@@ -43,6 +43,7 @@ class Settings:
     table_prefix: str = "ddbspec"
     run_id: str = "local"
     keep_tables: bool = False
+    aws_capacity: str = "on-demand"
     cache_dir: Path = Path.home() / ".cache" / "ddbspec"
     state_dir: Path = Path("/tmp")
     owner_pid: int = 0

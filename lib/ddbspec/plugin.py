@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ddbspec import engines, targets
+from ddbspec import aws, engines, targets
 from ddbspec.datasets import verify_manifest
 from ddbspec.engines import Settings
 from ddbspec.errors import DdbSpecError
@@ -83,6 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="prefix of every table name the run creates (default: ddbspec)",
     )
     group.addoption(
+        "--aws-capacity",
+        choices=["on-demand", "workshop"],
+        default="on-demand",
+        help="on AWS: on-demand tables (default, cheap), or the workshop's provisioned capacity",
+    )
+    group.addoption(
         "--keep-tables",
         action="store_true",
         help="leave the tables the specs created, to look at them afterwards",
@@ -138,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         table_prefix=config.getoption("table_prefix"),
         run_id=uuid.uuid4().hex[:8],
         keep_tables=config.getoption("keep_tables"),
+        aws_capacity=config.getoption("aws_capacity"),
         cache_dir=config.getoption("cache_dir"),
         state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-run-")),
         owner_pid=os.getpid(),
@@ -179,10 +186,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     names = targets.pool(settings)
     described = ", ".join(f"{n} {engines.ENGINES[n].version()}" for n in names)
     data = config.getoption("data_dir")
-    return [
+    lines = [
         f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
         f"scale {config.getoption('scale')}; data {data} (manifest verified)"
     ]
+    if settings.engine == "aws":
+        lines.append(aws_header(settings))
+    return lines
+
+
+def aws_header(settings: Settings) -> str:
+    """Before anything is created: where, as whom, what, and what it may cost."""
+    info = engines.ENGINES["aws"].start(settings)
+    return (
+        f"ddbspec: AWS account {aws.account(info)}, region {info.region}: creates tables "
+        f"{settings.table_prefix}-{settings.run_id}-*, tagged {aws.RUN_TAG}={settings.run_id}, "
+        f"deleted when the run ends; the employee exercises cost "
+        f"{aws.employee_estimate(settings.aws_capacity)}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -249,8 +270,11 @@ def _ddbspec_engine_served(request: pytest.FixtureRequest) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """The suite's own errors say what to do: show their message, not a traceback."""
     report = yield
-    if call.excinfo is not None and isinstance(call.excinfo.value, DdbSpecError):
-        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, DdbSpecError):
+        report.longrepr = f"{type(error).__name__}: {error}"
+    elif error is not None and (denied := aws.refused(error)):
+        report.longrepr = denied
     return report
 
 

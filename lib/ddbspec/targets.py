@@ -76,7 +76,7 @@ class Target:
         name = self.table_name(base or definition.name)
         ddb = self.client()
         try:
-            tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
+            tables.create_table(ddb, definition, name, self.waits, self.on_demand, self.tags())
             yield name
         finally:
             if not self.settings.keep_tables:
@@ -103,7 +103,9 @@ class Target:
             ddb = self.client()
             if not (kept and cached(ddb, name, fingerprint)):
                 tables.delete_table(ddb, name, self.waits)
-                table = tables.create_table(ddb, definition, name, self.waits, tags=self.tags())
+                table = tables.create_table(
+                    ddb, definition, name, self.waits, self.on_demand, self.tags()
+                )
                 items = build(ddb, name)
                 if kept:  # the mark of a complete load, written last
                     marks = {"ddbspec-fingerprint": fingerprint, "ddbspec-items": str(items)}
@@ -113,6 +115,11 @@ class Target:
                     )
             record.write_text(json.dumps({"table": name, "kept": kept}))
         return name
+
+    @property
+    def on_demand(self) -> bool:
+        """On AWS, tables are on-demand unless --aws-capacity workshop: cheap by default."""
+        return self.info.name == "aws" and self.settings.aws_capacity == "on-demand"
 
     def tags(self) -> dict[str, str] | None:
         """Tags on AWS only, so a sweep can find a killed run's leftovers by run id."""

@@ -1,0 +1,97 @@
+"""The live-account pieces, against moto's in-process mock of AWS (no endpoint URL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ddbspec import aws
+from ddbspec.__main__ import main as command
+
+from suite import REPO
+
+KEY = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+@pytest.fixture
+def account(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "mock",
+        "AWS_SECRET_ACCESS_KEY": "mock",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def test_sweep_finds_only_tagged_tables_of_the_suite(account, capsys):
+    tags = [{"Key": "project", "Value": "ddbspec"}, {"Key": "ddbspec-run", "Value": "dead"}]
+    account.create_table(TableName="ddbspec-dead-main-sparse-employees", Tags=tags, **KEY)
+    account.create_table(TableName="ddbspec-lookalike", **KEY)  # named like ours, not tagged
+    account.create_table(TableName="production-orders", Tags=tags, **KEY)  # tagged, not named
+
+    assert command(["sweep-aws", "--region", "us-east-1"]) == 1  # lists, deletes nothing
+    assert "ddbspec-dead-main-sparse-employees" in capsys.readouterr().out
+    assert len(account.list_tables()["TableNames"]) == 3
+
+    assert command(["sweep-aws", "--region", "us-east-1", "--yes"]) == 0
+    assert sorted(account.list_tables()["TableNames"]) == ["ddbspec-lookalike", "production-orders"]
+
+
+def test_access_denied_names_the_missing_permission():
+    said = (
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+        "dynamodb:UpdateTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/x"
+    )
+    error = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": said}}, "UpdateTable"
+    )
+    message = aws.refused(error)
+    assert message.startswith("AWS refused dynamodb:UpdateTable")
+    assert "policy.json" in message
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "Query")
+    assert aws.refused(other) is None
+
+
+def test_costs_are_estimated_before_anything_is_created():
+    assert aws.on_demand_cost(1_000_000, 0) == aws.PRICE_PER_MILLION_WRITES
+    assert aws.provisioned_cost(100, 100, 0.2) == pytest.approx(
+        100 * aws.PRICE_WCU_HOUR + 100 * aws.PRICE_RCU_HOUR
+    )  # a started hour is a whole one
+    assert "on-demand" in aws.employee_estimate("on-demand")
+    assert "100 WCU/RCU" in aws.employee_estimate("workshop")
+
+
+def test_the_header_names_account_region_tables_and_cost():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ddbspec.mockaws",
+            "specs",
+            "--collect-only",
+            "-k",
+            "sparse",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = next(line for line in result.stdout.splitlines() if "AWS account" in line)
+    assert "123456789012" in header and "us-east-1" in header and "$" in header
