@@ -171,9 +171,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or SETTINGS not in config.stash:
         return
     settings = config.stash[SETTINGS]
-    writer = config.get_terminal_writer()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     for engine, deleted in targets.sweep_run(settings).items():
-        writer.line(
+        (reporter.write_line if reporter else print)(
             f"ddbspec: deleted {len(deleted)} table(s) of run {settings.run_id} on {engine}: "
             + ", ".join(deleted)
         )
