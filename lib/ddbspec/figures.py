@@ -1,18 +1,31 @@
-"""What the data says each employee exercise (4-6) must return, computed from employees.csv.
+"""What the data says each exercise must return, computed from the workshop's CSV files.
 
 The specs compare what an engine returns with this model, never with a pasted number: if the
-data changed, the expectations would change with it. WORKSHOP_PRINTED keeps the figures the
-workshop printed, only to show them beside the run and to check that the model reproduces
-them on the full data.
+data changed, the expectations would change with it. WORKSHOP_PRINTED (employees) and
+LOG_PRINTED (the log table) keep the figures the workshop printed, only to show them beside
+the run and to check that the model reproduces them on the full data.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ddbspec.datasets import Employee, employee_items
+from ddbspec.datasets import (
+    COPY_STRIDE,
+    SHARDS,
+    WORKER_STRIDE,
+    Employee,
+    FileOrder,
+    LogTableLayout,
+    employee_items,
+    read_log_rows,
+    request_id,
+    shard_of,
+)
 
 
 @dataclass(frozen=True)
@@ -143,4 +156,177 @@ def model_of_printed(f: EmployeeFigures) -> dict[str, Any]:
         "TX": f.by_location("TX"),
         "TX Dallas": f.by_location("TX", "Dallas"),
         "TX Dallas:Op": f.by_location("TX", "Dallas:Op"),
+    }
+
+
+# --- The 1M-row log table tlog_scan (exercises 2 and 3) ---------------------------------------
+
+# Every copy of a row lands on the row's shard only because both id strides are multiples of
+# the shard count; the model below counts a row's copies on one shard, so it relies on this.
+if WORKER_STRIDE % SHARDS or COPY_STRIDE % SHARDS:  # pragma: no cover
+    raise ImportError("the log table's id strides must be multiples of SHARDS")
+
+WORKSHOP_SHARDS = tuple(range(0, SHARDS))  # query_responsecode.py asked range(SHARDS): 0..9
+WRITTEN_SHARDS = tuple(range(1, SHARDS + 1))  # the loader wrote requestid % 10 + 1: 1..10
+ALL_SHARDS = tuple(range(0, SHARDS + 1))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How items spread over the values of an index's partition key.
+
+    Each value is one partition key, so the largest share is the fraction of every write
+    (and of every read of that key) that lands on one key, whatever the table's size.
+    """
+
+    keys: int
+    items: int
+    largest_key: Any
+    largest: int
+
+    @property
+    def largest_share(self) -> float:
+        return self.largest / self.items if self.items else 0.0
+
+    @classmethod
+    def of(cls, counts: Mapping[Any, int]) -> Spread:
+        counts = {k: n for k, n in counts.items() if n}
+        if not counts:
+            return cls(0, 0, None, 0)
+        key = max(counts, key=lambda k: (counts[k], str(k)))
+        return cls(len(counts), sum(counts.values()), key, counts[key])
+
+
+@dataclass(frozen=True)
+class LogFigures:
+    """What tlog_scan holds for one scale and file order, counted from the CSV rows.
+
+    Each row contributes the number of its copies that survive (``kept_copies``); no item is
+    built. Every copy of a row lands on the same shard, because both id strides (500000 and
+    2000) are multiples of the 10 shards: the shard is the CSV requestid's last digit + 1.
+    """
+
+    scale: int
+    order: FileOrder
+    files: tuple[str, ...]  # in worker order
+    items: int
+    items_not_200: int
+    bytes_not_200: int
+    by_shard_and_key: Counter[tuple[int, str]]  # (gsi_responsecode_hk, gsi_responsecode_sk)
+    by_code: Counter[int]
+
+    def per_shard(self, prefix: str, shards: Iterable[int] = ALL_SHARDS) -> dict[int, int]:
+        """Items a query of each shard with begins_with(gsi_responsecode_sk, prefix) finds."""
+        counts = dict.fromkeys(shards, 0)
+        for (shard, key), n in self.by_shard_and_key.items():
+            if shard in counts and key.startswith(prefix):
+                counts[shard] += n
+        return counts
+
+    def total(self, prefix: str, shards: Iterable[int] = ALL_SHARDS) -> int:
+        return sum(self.per_shard(prefix, shards).values())
+
+    def by_shard(self) -> Counter[int]:
+        """Items per value of the sharded key gsi_responsecode_hk."""
+        counts: Counter[int] = Counter()
+        for (shard, _), n in self.by_shard_and_key.items():
+            counts[shard] += n
+        return counts
+
+    @property
+    def sharded_spread(self) -> Spread:
+        return Spread.of(self.by_shard())
+
+    @property
+    def unsharded_spread(self) -> Spread:
+        """The same items under an index keyed on responsecode alone: one key takes most."""
+        return Spread.of(self.by_code)
+
+
+def log_figures(files: Sequence[Path], scale: int, order: FileOrder | str) -> LogFigures:
+    layout = LogTableLayout.of(files, scale, order)
+    items = items_not_200 = bytes_not_200 = 0
+    keys: Counter[tuple[int, str]] = Counter()
+    codes: Counter[int] = Counter()
+    for worker, path in enumerate(layout.files):
+        for row in read_log_rows(path):
+            kept = sum(len(r) for r in layout.kept_copies(worker, row.requestid))
+            if not kept:
+                continue
+            items += kept
+            keys[shard_of(request_id(worker, 0, row.requestid)), row.sort_key] += kept
+            codes[row.responsecode] += kept
+            if row.responsecode != 200:
+                items_not_200 += kept
+                bytes_not_200 += kept * row.bytessent
+    return LogFigures(
+        scale=scale,
+        order=FileOrder(order),
+        files=tuple(p.name for p in layout.files),
+        items=items,
+        items_not_200=items_not_200,
+        bytes_not_200=bytes_not_200,
+        by_shard_and_key=keys,
+        by_code=codes,
+    )
+
+
+# What the workshop printed for exercises 2 and 3 (FIGURES.md explains each). The scan figure
+# holds for the natural order (1,000,000 distinct items); the 404 figures for the replayed run
+# (medium2 on worker 0, worker 0's write kept) with shards 0..9 asked.
+LOG_PRINTED: dict[str, Printed] = {
+    "scan bytessent": Printed(
+        2,
+        6054250,
+        "python scan_tlog_simple.py tlog_scan",
+        "Total bytessent 6054250 in 23.5063591003 seconds",
+    ),
+    "parallel scan bytessent": Printed(
+        2,
+        6054250,
+        "python scan_tlog_parallel.py tlog_scan 8",
+        "Total bytessent 6054250 in 11.1443469524 seconds",
+    ),
+    "404 per shard 0..9": Printed(
+        3,
+        (0, 1746, 2496, 1248, 997, 997, 1745, 1497, 3243, 2745),
+        "python query_responsecode.py tlog_scan 404",
+        "Records with response code 404 in the shardid 0..9 = "
+        "0, 1746, 2496, 1248, 997, 997, 1745, 1497, 3243, 2745",
+    ),
+    "404 total": Printed(
+        3,
+        16714,
+        "python query_responsecode.py tlog_scan 404",
+        "Number of records with responsecode 404 is 16714.",
+    ),
+    "404 on 2017-07-21 per shard 0..9": Printed(
+        3,
+        (0, 749, 750, 250, 499, 0, 250, 999, 1000, 999),
+        "python query_responsecode.py tlog_scan 404 --date 2017-07-21",
+        "Records with response code 404 in the shardid 0..9 = "
+        "0, 749, 750, 250, 499, 0, 250, 999, 1000, 999",
+    ),
+    "404 on 2017-07-21 total": Printed(
+        3,
+        5496,
+        "python query_responsecode.py tlog_scan 404 --date 2017-07-21",
+        "Number of records with responsecode 404 is 5496.",
+    ),
+}
+NOT_FOUND = "404"
+NOT_FOUND_ON = "404#2017-07-21"
+
+
+def model_of_log_printed(natural: LogFigures, replay: LogFigures) -> dict[str, Any]:
+    """The model's value for each LOG_PRINTED figure, under the same keys."""
+    return {
+        "scan bytessent": natural.bytes_not_200,
+        "parallel scan bytessent": natural.bytes_not_200,
+        "404 per shard 0..9": tuple(replay.per_shard(NOT_FOUND, WORKSHOP_SHARDS).values()),
+        "404 total": replay.total(NOT_FOUND, WORKSHOP_SHARDS),
+        "404 on 2017-07-21 per shard 0..9": tuple(
+            replay.per_shard(NOT_FOUND_ON, WORKSHOP_SHARDS).values()
+        ),
+        "404 on 2017-07-21 total": replay.total(NOT_FOUND_ON, WORKSHOP_SHARDS),
     }
