@@ -105,12 +105,58 @@ def test_items_never_written_stop_the_load_with_a_count() -> None:
     client = StubClient(poison=frozenset({0, 1, 2}))
     with pytest.raises(LoadError, match=r"^3 items were not written to t after 10 attempts") as e:
         loaders.load(client, "t", items(1000), workers=1)
-    # it stopped at the first failed batch: only the batch already in flight went on
-    assert "stopped after writing 47" in str(e.value)
-    assert client.calls == loaders.MAX_ATTEMPTS + 2
+    # it stopped at the first failed batch: its 22 good items, and nothing after it
+    assert "stopped after writing 22" in str(e.value)
+    assert client.calls == loaders.MAX_ATTEMPTS
 
 
 def test_a_table_holding_other_than_what_was_loaded_is_an_error() -> None:
     assert loaders.load_verified(StubClient(), "t", items(60)) == 60
     with pytest.raises(LoadError, match=r"^loaded 60 items into t but the table holds 61$"):
         loaders.load_verified(StubClient(extra_items=1), "t", items(60))
+
+
+def test_serialized_items_are_sent_as_they_are() -> None:
+    client = StubClient()
+    wire = [{"employeeid": {"N": str(i)}, "colA": {"S": "master"}} for i in range(30)]
+    assert loaders.load(client, "t", wire, workers=3, serialized=True) == 30
+    assert sorted(int(r["PutRequest"]["Item"]["employeeid"]["N"]) for r in client.stored) == list(
+        range(30)
+    )
+
+
+class DeadEngine:
+    """An engine killed mid-load: the first batches land, then every request fails."""
+
+    def __init__(self, alive_for: int) -> None:
+        self.alive_for, self.calls = alive_for, 0
+        self.lock = threading.Lock()
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+        from botocore.exceptions import EndpointConnectionError
+
+        with self.lock:
+            self.calls += 1
+            if self.calls > self.alive_for:
+                raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return {"UnprocessedItems": {}}
+
+
+def test_an_engine_that_dies_fails_the_load_at_once_with_what_was_written() -> None:
+    engine = DeadEngine(alive_for=4)
+    with pytest.raises(LoadError, match=r"^the load into t failed after writing 100 items: "
+                       r"EndpointConnectionError") as error:  # fmt: skip
+        loaders.load(engine, "t", items(100_000), workers=1)
+    assert "not reused" in str(error.value)
+    assert engine.calls == 5  # it stopped at the first failure, not after 4000 batches
+
+
+def test_a_bad_row_in_the_stream_is_reported_as_itself() -> None:
+    from ddbspec.errors import DataError
+
+    def rows():
+        yield from items(30)
+        raise DataError("logfile.csv line 31: requestid is 'x', expected a whole number")
+
+    with pytest.raises(DataError, match="line 31"):
+        loaders.load(StubClient(), "t", rows(), workers=2)
