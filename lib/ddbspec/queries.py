@@ -1,4 +1,5 @@
-"""The read patterns of exercises 4-6: an overloaded index, a sparse index, a composite key.
+"""The read patterns of exercises 3-6: a sharded index, an overloaded index, a sparse index, a
+composite key.
 
 Each function runs what the workshop's script runs, through the low-level client, following
 every page, and returns plain Python items so the caller compares them with the figures model.
@@ -6,14 +7,15 @@ every page, and returns plain Python items so the caller compares them with the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore import xform_name
 
-from ddbspec.tables import GSI_CITY_DEPT, GSI_MANAGER, GSI_OVERLOAD
+from ddbspec.tables import GSI_CITY_DEPT, GSI_MANAGER, GSI_OVERLOAD, GSI_RESPONSECODE
 
 OVERLOADED = ("state", "current_title", "previous_title", "name")
 _serializer = TypeSerializer()
@@ -135,3 +137,82 @@ def employees_by_location(
         ExpressionAttributeNames={"#s": "state"},  # "state" is a reserved word
         ExpressionAttributeValues=values,
     )
+
+
+# --- Exercise 3: GSI write sharding ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardCounts:
+    """Items each shard's query found, and how many pages each took."""
+
+    counts: dict[int, int]
+    pages: dict[int, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def shard_query(
+    table: str, shard: int, prefix: str | None, page_size: int | None = None
+) -> dict[str, Any]:
+    """One shard of gsi_responsecode, narrowed by a prefix of "responsecode#date#hour"."""
+    condition = "gsi_responsecode_hk = :shard"
+    values: dict[str, Any] = {":shard": {"N": str(shard)}}
+    if prefix:  # an empty begins_with value is refused: no prefix means the whole shard
+        condition += " AND begins_with(gsi_responsecode_sk, :prefix)"
+        values[":prefix"] = {"S": prefix}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": GSI_RESPONSECODE.name,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "Select": "COUNT",
+    }
+    if page_size:
+        request["Limit"] = page_size
+    return request
+
+
+def _count_shard(
+    client: Any, table: str, shard: int, prefix: str | None, page_size: int | None
+) -> tuple[int, int]:
+    count = pages = 0
+    for page in paginate(client, "query", **shard_query(table, shard, prefix, page_size)):
+        count += page["Count"]
+        pages += 1
+    return count, pages
+
+
+def count_by_shard(
+    client: Any,
+    table: str,
+    prefix: str | None,
+    shards: Iterable[int],
+    page_size: int | None = None,
+) -> ShardCounts:
+    """query_responsecode.py, corrected: every shard in its own thread, every page followed.
+
+    A sharded key spreads one response code over all the shards, so a read of that code asks
+    each shard and adds up. The workshop's script read only the first page of each shard's
+    answer; a page ends at 1 MB or at ``page_size`` items, so here LastEvaluatedKey is
+    followed until the shard is exhausted.
+    """
+    shards = list(shards)
+    with ThreadPoolExecutor(max(1, len(shards)), thread_name_prefix=f"shards-{table}") as pool:
+        futures = [pool.submit(_count_shard, client, table, s, prefix, page_size) for s in shards]
+        answers = [f.result() for f in futures]
+    return ShardCounts(
+        {s: count for s, (count, _) in zip(shards, answers, strict=True)},
+        {s: pages for s, (_, pages) in zip(shards, answers, strict=True)},
+    )
+
+
+def items_per_code(
+    client: Any, table: str, codes: Iterable[int], shards: Iterable[int]
+) -> dict[int, int]:
+    """How many items each response code has in the index, counted shard by shard: the sizes
+    the partitions of an index keyed on responsecode alone would have."""
+    shards = list(shards)
+    return {code: count_by_shard(client, table, f"{code}#", shards).total for code in codes}
