@@ -1,0 +1,97 @@
+"""Exercise 2, table scan and parallel table scan.
+
+A Scan reads every item of the table, whatever its filter: the FilterExpression only decides
+which of the items read are returned. The workshop totals the bytes sent by every request
+whose response code is not 200 over the 1M-row tlog_scan, once with one worker paging
+through the table (Limit and ExclusiveStartKey) and once with 8 workers, each scanning its
+own Segment of TotalSegments. Both must find the same total, the one the CSV rows give
+(6054250 at full scale), because the segments are disjoint and together cover the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ddbspec import logtable, scans
+from ddbspec.datasets import FULL_SCALE, FileOrder
+from ddbspec.figures import LOG_PRINTED
+
+
+@pytest.fixture(scope="module")
+def scale(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.getoption("scale")
+
+
+@pytest.fixture(scope="module")
+def tlog(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
+    """tlog_scan with the medium files in natural order: every requestid distinct."""
+    return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+
+
+def printed(key: str, scale: int) -> str:
+    """The workshop's output, marked as a full-scale figure when the run is smaller."""
+    text = str(LOG_PRINTED[key])
+    return text if scale == FULL_SCALE else f"{text} (at --scale full)"
+
+
+@pytest.fixture(scope="module")
+def sequential(target, tlog):
+    return scans.sequential_scan(target.client(), tlog.name)
+
+
+@pytest.fixture(scope="module")
+def parallel(target, tlog):
+    return scans.parallel_scan(target.client(), tlog.name, scans.WORKSHOP_SEGMENTS, with_ids=True)
+
+
+def test_sequential_scan_totals_the_bytes_of_every_request_not_200(
+    sequential, tlog, scale, figures
+):
+    model = tlog.model
+    figures.record(
+        "bytessent where responsecode <> 200, sequential scan",
+        sequential.bytessent,
+        model.bytes_not_200,
+        printed("scan bytessent", scale),
+    )
+    figures.record("items returned by the filter", sequential.count, model.items_not_200)
+    figures.record("items read (ScannedCount)", sequential.scanned, model.items)
+    assert sequential.bytessent == model.bytes_not_200
+    assert sequential.count == model.items_not_200
+
+
+def test_a_filtered_scan_still_reads_every_item(sequential, tlog):
+    assert sequential.scanned == tlog.model.items
+
+
+def test_the_scan_follows_last_evaluated_key_through_every_page(target, sequential, tlog):
+    """Each page stops at Limit items (or 1 MB); a smaller Limit means more pages, same total."""
+    page_size = max(1, tlog.model.items // 7)
+    smaller = scans.sequential_scan(target.client(), tlog.name, page_size=page_size)
+    assert smaller.pages >= 7
+    assert (smaller.bytessent, smaller.scanned) == (sequential.bytessent, sequential.scanned)
+
+
+def test_parallel_scan_finds_the_same_total(parallel, sequential, tlog, scale, figures):
+    figures.record(
+        f"bytessent where responsecode <> 200, {len(parallel.segments)} segments",
+        parallel.bytessent,
+        tlog.model.bytes_not_200,
+        printed("parallel scan bytessent", scale),
+    )
+    assert parallel.bytessent == sequential.bytessent == tlog.model.bytes_not_200
+    assert parallel.count == sequential.count
+
+
+def test_segments_are_disjoint_and_cover_the_table(parallel, tlog, figures):
+    segments = parallel.segments
+    assert sorted(s.segment for s in segments) == list(range(scans.WORKSHOP_SEGMENTS))
+    for a, b in itertools.combinations(segments, 2):
+        assert not a.requestids & b.requestids, f"segments {a.segment} and {b.segment} overlap"
+    found = frozenset().union(*(s.requestids for s in segments))
+    figures.record("items read by all segments together", parallel.scanned, tlog.model.items)
+    assert len(found) == tlog.model.items_not_200
+    assert parallel.scanned == tlog.model.items
+    assert all(s.scanned > 0 for s in segments), "a segment read nothing: the split is uneven"

@@ -1,0 +1,131 @@
+"""Exercise 3, GSI write sharding.
+
+An index keyed on the response code would put most of the log on one key (the 200s) and so
+on one partition. The workshop keys ``gsi_responsecode`` on a shard instead,
+``requestid % 10 + 1``, with "responsecode#date#hourofday" as the sort key: writes spread
+evenly over ten keys, and a read of one response code asks every shard with begins_with on
+the sort key and adds up.
+
+Two scenarios, both against the figures the CSV rows give:
+
+- the corrected pattern: the files in natural order, every shard 1..10 asked, every page
+  followed: 18000 404s, 6000 on 2017-07-21, at full scale;
+- the workshop's run replayed: medium2 on the first loader worker (so 2000 requestids are
+  written twice and the first worker's write is kept) and shards 0..9 asked, as its query
+  script did: 16714 and 5496 at full scale, shard by shard as printed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbspec import logtable, queries
+from ddbspec.datasets import FULL_SCALE, FileOrder
+from ddbspec.figures import (
+    LOG_PRINTED,
+    NOT_FOUND,
+    NOT_FOUND_ON,
+    WORKSHOP_SHARDS,
+    WRITTEN_SHARDS,
+    Spread,
+)
+
+PREFIXES = {NOT_FOUND: "404", NOT_FOUND_ON: "404 on 2017-07-21"}
+
+
+@pytest.fixture(scope="module")
+def scale(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.getoption("scale")
+
+
+@pytest.fixture(scope="module")
+def corrected(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
+    return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+
+
+@pytest.fixture(scope="module")
+def replay(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
+    return logtable.shared(target, data_dir, scale, FileOrder.REPLAY, pytestconfig)
+
+
+def printed(key: str, scale: int) -> str:
+    text = str(LOG_PRINTED[key])
+    return text if scale == FULL_SCALE else f"{text} (at --scale full)"
+
+
+@pytest.mark.parametrize("prefix", list(PREFIXES))
+def test_corrected_every_shard_asked(target, corrected, prefix, figures):
+    found = queries.count_by_shard(target.client(), corrected.name, prefix, WRITTEN_SHARDS)
+    expected = corrected.model.per_shard(prefix, WRITTEN_SHARDS)
+    figures.record(
+        f"{PREFIXES[prefix]}, shards 1..10 (corrected)", found.total, sum(expected.values())
+    )
+    assert found.counts == expected
+
+
+@pytest.mark.parametrize("prefix", list(PREFIXES))
+def test_workshop_run_replayed_shards_0_to_9(target, replay, scale, prefix, figures):
+    found = queries.count_by_shard(target.client(), replay.name, prefix, WORKSHOP_SHARDS)
+    expected = replay.model.per_shard(prefix, WORKSHOP_SHARDS)
+    label = PREFIXES[prefix]
+    per_shard, total = f"{label} per shard 0..9", f"{label} total"
+    figures.record(
+        f"{label}, shards 0..9 (replay)", found.total, sum(expected.values()), printed(total, scale)
+    )
+    figures.record(
+        f"{label} per shard 0..9 (replay)",
+        list(found.counts.values()),
+        list(expected.values()),
+        printed(per_shard, scale),
+    )
+    assert found.counts == expected
+    if scale == FULL_SCALE:  # the model reproduces the printed figures there (tests/)
+        assert tuple(found.counts.values()) == LOG_PRINTED[per_shard].value
+        assert found.total == LOG_PRINTED[total].value
+
+
+def test_the_workshop_asked_an_empty_shard_and_missed_one(target, replay):
+    """Shards are 1..10; the query asked 0..9: shard 0 is empty, shard 10's 404s are missed."""
+    found = queries.count_by_shard(target.client(), replay.name, NOT_FOUND, (0, 10))
+    assert found.counts[0] == 0
+    assert found.counts[10] == replay.model.per_shard(NOT_FOUND)[10] > 0
+
+
+@pytest.mark.parametrize("prefix", list(PREFIXES))
+def test_every_page_is_followed(target, corrected, prefix):
+    """A page ends at Limit items (or 1 MB): the counts hold only if every page is read."""
+    expected = corrected.model.per_shard(prefix, WRITTEN_SHARDS)
+    page_size = max(1, max(expected.values()) // 4)
+    found = queries.count_by_shard(
+        target.client(), corrected.name, prefix, WRITTEN_SHARDS, page_size=page_size
+    )
+    assert found.counts == expected
+    assert max(found.pages.values()) >= 4
+
+
+def test_shards_spread_the_writes_that_one_response_code_key_would_concentrate(
+    target, corrected, figures
+):
+    """The write side: each shard key holds about a tenth of the items, where an index keyed
+    on responsecode alone would put most of them (the 200s) on one key."""
+    ddb, model = target.client(), corrected.model
+    per_shard = queries.count_by_shard(ddb, corrected.name, None, WRITTEN_SHARDS).counts
+    per_code = queries.items_per_code(ddb, corrected.name, sorted(model.by_code), WRITTEN_SHARDS)
+    sharded, unsharded = Spread.of(per_shard), Spread.of(per_code)
+    figures.record(
+        "items per shard 1..10", list(per_shard.values()), [model.by_shard()[s] for s in per_shard]
+    )
+    figures.record(
+        "busiest key's share, sharded key (10 shards)",
+        f"{sharded.largest_share:.1%}",
+        f"{model.sharded_spread.largest_share:.1%}",
+    )
+    figures.record(
+        f"busiest key's share, responsecode as key ({unsharded.largest_key})",
+        f"{unsharded.largest_share:.1%}",
+        f"{model.unsharded_spread.largest_share:.1%}",
+    )
+    assert per_shard == {s: model.by_shard()[s] for s in WRITTEN_SHARDS}
+    assert per_code == dict(model.by_code)
+    assert sharded.items == unsharded.items == model.items  # every item counted both ways
+    assert sharded.largest_share < unsharded.largest_share
