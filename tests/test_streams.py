@@ -20,13 +20,13 @@ from ddbspec.streams import (
     RecordTooLarge,
     Retry,
     Runner,
+    StreamEnd,
     StreamError,
     event_record,
     event_size,
     ready_shards,
     shard_order,
     stream_of,
-    stream_tail,
 )
 
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/tlog/stream/2026-11-29T00:00:00.000"
@@ -461,8 +461,18 @@ def test_the_runner_starts_once():
     assert threading.active_count() >= 1
 
 
-def test_stream_tail_is_the_last_record_written_so_far():
+def test_the_stream_end_is_read_incrementally_and_can_be_waited_for():
     stream = FakeStreams({"p": {"records": [raw(1), raw(2)], "closed": True},
                           "c": {"parent": "p", "records": [raw(3)]}})  # fmt: skip
-    assert stream_tail(stream, ARN) == "3"
-    assert stream_tail(FakeStreams({"s": {"records": []}}), ARN) is None
+    end = StreamEnd(stream, ARN)
+    assert end.now().positions == {"p": "2", "c": "3"} and end.last == "3"
+    stream.shards["c"]["records"] += [raw(4), raw(5)]
+    before = len([c for c in stream.calls if c[0] == "get_records"])
+    target = end.now()
+    reads = [c for c in stream.calls if c[0] == "get_records"][before:]
+    assert target.positions == {"p": "2", "c": "5"} and len(reads) == 2  # only the new part
+    runner = Runner(stream, ARN, Recorder(), poll_interval=0.01)
+    with runner.running():
+        runner.wait_for(target, timeout=10)
+    assert runner.checkpoint.applied("c", "5")
+    assert StreamEnd(FakeStreams({"s": {"records": []}}), ARN).last is None

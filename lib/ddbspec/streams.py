@@ -455,22 +455,33 @@ class Runner:
         finally:
             self.stop()
 
-    def wait_for(self, sequence_number: str | int, timeout: float = 60.0) -> None:
-        """Wait until a record at or after ``sequence_number`` has been applied."""
-        target = int(sequence_number)
+    def wait_for(self, target: str | int | Checkpoint, timeout: float = 60.0) -> None:
+        """Wait until the runner has applied ``target``: a sequence number (a record at or
+        after it, in any shard), or a checkpoint such as ``StreamEnd.now()`` (every record up
+        to each of its positions)."""
         deadline = time.monotonic() + timeout
+        what = (
+            f"sequence number {target}"
+            if not isinstance(target, Checkpoint)
+            else (f"the positions {target.positions}")
+        )
         with self._changed:
-            while self._high_water < target:
-                self._raise_if_done(f"reaching sequence number {target}")
+            while not self._reached(target):
+                self._raise_if_done(f"reaching {what}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(
                         f"the runner applied records up to {self._high_water_text()} in "
-                        f"{timeout:g} s, not yet {target} ({self._progress()})"
+                        f"{timeout:g} s, not yet {what} ({self._progress()})"
                     )
                 self._changed.wait(min(left, 0.5))
             if self.error is not None:
                 raise self.error
+
+    def _reached(self, target: str | int | Checkpoint) -> bool:
+        if isinstance(target, Checkpoint):
+            return all(self._checkpoint.applied(s, p) for s, p in target.positions.items())
+        return self._high_water >= int(target)
 
     def wait_idle(self, timeout: float = 60.0, rounds: int = 2) -> None:
         """Wait until ``rounds`` consecutive polls of every readable shard found nothing."""
@@ -665,22 +676,39 @@ class Runner:
         )
 
 
-def stream_tail(streams: Any, arn: str) -> str | None:
-    """The sequence number of the last record now in the stream (None if it is empty).
+class StreamEnd:
+    """Where a stream ends now, as a checkpoint of each shard's last record.
 
-    Reads the stream from its start: meant for the small streams of the specs, so that a
-    test can wait for a runner to reach exactly what has been written so far.
+    Each look reads only what was written since the previous one, so a test can ask after
+    every write and then wait for a runner to reach exactly that (``Runner.wait_for``).
     """
-    last = None
-    for shard in shard_order(list_shards(streams, arn)):
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records = response.get("Records", [])
-            if not records:
-                break  # the open end of the shard (or a closed one read through)
-            last = records[-1]["dynamodb"]["SequenceNumber"]
-            iterator = response.get("NextShardIterator")
-    return last
+
+    def __init__(self, streams: Any, arn: str) -> None:
+        self.streams, self.arn = streams, arn
+        self._end = Checkpoint(arn)
+
+    def now(self) -> Checkpoint:
+        for shard in shard_order(list_shards(self.streams, self.arn)):
+            if shard in self._end.finished:
+                continue
+            request = self._end.iterator_request(shard, "TRIM_HORIZON", latest_allowed=False)
+            iterator: str | None = self.streams.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard, **request
+            )["ShardIterator"]
+            while iterator:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = response.get("Records", [])
+                if records:
+                    self._end.advance(shard, records[-1]["dynamodb"]["SequenceNumber"])
+                iterator = response.get("NextShardIterator")
+                if iterator is None:
+                    self._end.finish(shard)  # closed, and read to its end
+                elif not records:
+                    break  # the open end of the shard
+        return self._end.copy()
+
+    @property
+    def last(self) -> str | None:
+        """The highest sequence number seen so far (None for an empty stream)."""
+        positions = self._end.positions.values()
+        return max(positions, key=int) if positions else None
