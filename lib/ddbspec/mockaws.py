@@ -19,6 +19,9 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "mock",
     "AWS_SESSION_TOKEN": "mock",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # botocore sends DynamoDB Streams calls to account-based endpoints
+    # (123456789012.streams-ddb.<region>.amazonaws.com), which moto does not route: 404.
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 
 
@@ -43,7 +46,10 @@ def serialize_requests() -> None:
 def main(args: list[str]) -> int:
     from moto import mock_aws
 
+    from ddbspec import mocklambda
+
     serialize_requests()
+    mocklambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
     with mock_aws():
