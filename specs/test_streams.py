@@ -22,6 +22,7 @@ once: the module's mapping and one of theirs), each into a replica of its own.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -170,15 +171,12 @@ def deployed_function(
                 if mocklambda.active()
                 else contextlib.nullcontext()
             )
-            with stand_in as lambda_s_part:
+            with stand_in as in_lambdas_place:
                 loaders.load_verified(target.client(), source.name, rows)
-                if lambda_s_part is not None:
-                    wait = lambda: caught_up(source, lambda_s_part)  # noqa: E731
-                else:
-                    wait = lambda: until_equal(target.client(), source, name)  # noqa: E731
                 lambda_deploy.wait_for_items(
                     target.client, deployment, len(rows), LAMBDA_WAIT, target.info.poll, say
                 )
+                wait = functools.partial(lambda_caught_up, target, source, name, in_lambdas_place)
                 yield Replication(name, mapping, wait, deployment)
     except BaseException as error:
         if deployment is not None and (left := lambda_deploy.leftovers(target.client, deployment)):
@@ -189,13 +187,21 @@ def deployed_function(
     assert not left, f"the AWS path left resources behind: {left}"
 
 
-def until_equal(ddb: Any, source: Source, replica_table: str) -> None:
-    """Wait until the replica equals the source (Lambda's position cannot be asked)."""
+def lambda_caught_up(
+    target: Target, source: Source, replica_table: str, stand_in: Runner | None
+) -> None:
+    """Wait until the function has applied the stream so far: under the mock, until the
+    stand-in reaches the stream's end; on AWS, where Lambda's position cannot be asked,
+    until the replica equals the source."""
+    if stand_in is not None:
+        caught_up(source, stand_in)
+        return
+    ddb = target.client()
     deadline = time.monotonic() + WAIT
     while snapshot(ddb, replica_table) != source.items(ddb):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{replica_table} did not catch up with {source.name}")
-        time.sleep(2)
+        time.sleep(target.info.poll)
 
 
 @pytest.fixture

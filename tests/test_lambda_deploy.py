@@ -220,3 +220,37 @@ def test_waiting_for_the_replica_says_how_far_it_got(aws):
                                          progress=lines.append)  # fmt: skip
         assert lines and "0 of 5 items" in lines[0]
         assert lambda_deploy.wait_for_items(clients, d, 0, timeout=1, poll=0.01) == 0
+
+
+class Recording:
+    """Clients that note every operation they are asked for, as "service:Operation"."""
+
+    def __init__(self, clients: Any) -> None:
+        self.clients, self.calls = clients, set()
+
+    def __call__(self, service: str) -> Any:
+        client = self.clients(service)
+        prefix = client.meta.service_model.signing_name
+
+        def note(model: Any, **kwargs: Any) -> None:
+            self.calls.add(f"{prefix}:{model.name}")
+
+        client.meta.events.register("before-call", note)
+        return client
+
+
+def test_the_suites_own_permissions_cover_every_call_the_deployment_makes(aws):
+    clients, arn = aws
+    recording = Recording(clients)
+    with deploy(recording, arn) as d:
+        lambda_deploy.wait_for_items(recording, d, 0, timeout=1, poll=0.01)
+        assert leftovers(recording, d)
+    granted = {
+        action
+        for statement in lambda_deploy.suite_permissions()
+        for action in (statement["Action"] if isinstance(statement["Action"], list)
+                       else [statement["Action"]])
+    }  # fmt: skip
+    tables = {"dynamodb:Scan"}  # granted by the suite's policy for its tables already
+    assert recording.calls - tables <= granted, recording.calls - tables - granted
+    assert "iam:PassRole" in granted  # CreateFunction hands the role to Lambda

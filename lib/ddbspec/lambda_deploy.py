@@ -180,6 +180,78 @@ def code_sha256(code: bytes) -> str:
     return base64.b64encode(hashlib.sha256(code).digest()).decode()
 
 
+def suite_permissions(prefix: str = "ddbspec") -> list[dict[str, Any]]:
+    """What the credentials that run ``--aws`` need for exercise 8, beyond the tables'.
+
+    Statements to add to lib/ddbspec/aws/policy.json, scoped to the suite's own names. Event
+    source mappings have no name: creating and deleting one is scoped by the function it
+    maps (lambda:FunctionArn), reading one cannot be.
+    """
+    function = f"arn:aws:lambda:*:*:function:{prefix}-*"
+    return [
+        {
+            "Sid": "Exercise8Role",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:TagRole",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:PassRole",
+            ],
+            "Resource": f"arn:aws:iam::*:role/service-role/{prefix}-*",
+        },
+        {
+            "Sid": "Exercise8Function",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:TagResource",
+            ],
+            "Resource": function,
+        },
+        {
+            "Sid": "Exercise8Mapping",
+            "Effect": "Allow",
+            "Action": ["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"lambda:FunctionArn": function}},
+        },
+        {
+            "Sid": "Exercise8MappingRead",
+            "Effect": "Allow",
+            "Action": "lambda:GetEventSourceMapping",
+            "Resource": "*",
+        },
+        {
+            "Sid": "Exercise8Logs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:TagLogGroup",
+            ],
+            "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
+        },
+        {
+            "Sid": "Exercise8LogsList",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": "*",
+        },
+    ]
+
+
 # --- deploying, waiting, removing ---------------------------------------------------------
 
 
@@ -202,8 +274,9 @@ def _code(error: BaseException) -> str:
     return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
 
 
-def _until(what: str, check: Callable[[], Any], timeout: float, poll: float,
-           progress: Progress) -> Any:  # fmt: skip
+def _until(
+    what: str, check: Callable[[], Any], timeout: float, poll: float, progress: Progress
+) -> Any:
     """Call ``check`` until it returns something true; say so while waiting; bounded."""
     start = time.monotonic()
     said = 0.0
@@ -220,8 +293,14 @@ def _until(what: str, check: Callable[[], Any], timeout: float, poll: float,
         time.sleep(poll)
 
 
-def _retrying(what: str, call: Callable[[], Any], retry_if: Callable[[ClientError], bool],
-              timeout: float, poll: float, progress: Progress) -> Any:  # fmt: skip
+def _retrying(
+    what: str,
+    call: Callable[[], Any],
+    retry_if: Callable[[ClientError], bool],
+    timeout: float,
+    poll: float,
+    progress: Progress,
+) -> Any:
     """``call``, again while AWS says what IAM's propagation delay makes it say (a new role
     is not assumable, nor its policy in force, for some seconds after it is created)."""
     start = time.monotonic()
@@ -268,8 +347,14 @@ def deployed(
     remove(clients, d, timeout, poll, progress)
 
 
-def _create(clients: Clients, d: Deployment, tags: dict[str, str], timeout: float, poll: float,
-            progress: Progress) -> None:  # fmt: skip
+def _create(
+    clients: Clients,
+    d: Deployment,
+    tags: dict[str, str],
+    timeout: float,
+    poll: float,
+    progress: Progress,
+) -> None:
     iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
     n = d.names
 
@@ -358,8 +443,13 @@ def _function_ready(lam: Any, name: str) -> bool:
     return state == "Active"
 
 
-def remove(clients: Clients, d: Deployment, timeout: float = 300.0, poll: float = 2.0,
-           progress: Progress = log.info) -> None:  # fmt: skip
+def remove(
+    clients: Clients,
+    d: Deployment,
+    timeout: float = 300.0,
+    poll: float = 2.0,
+    progress: Progress = log.info,
+) -> None:
     """Delete what ``d`` created, newest first; every step is tried even if one fails or
     Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
     iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
@@ -461,8 +551,14 @@ def leftovers(clients: Clients, d: Deployment) -> list[str]:
     return found
 
 
-def wait_for_items(clients: Clients, d: Deployment, expected: int, timeout: float = 600.0,
-                   poll: float = 5.0, progress: Progress = log.info) -> int:  # fmt: skip
+def wait_for_items(
+    clients: Clients,
+    d: Deployment,
+    expected: int,
+    timeout: float = 600.0,
+    poll: float = 5.0,
+    progress: Progress = log.info,
+) -> int:
     """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
     ddb, lam = clients("dynamodb"), clients("lambda")
     start = time.monotonic()

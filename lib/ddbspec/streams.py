@@ -49,8 +49,9 @@ class BatchFailed(StreamError):
     """A batch (after retries and bisection: one record) kept failing; the runner stopped
     with its checkpoint just before it."""
 
-    def __init__(self, shard: str, records: Sequence[Mapping[str, Any]], attempts: int,
-                 cause: BaseException) -> None:  # fmt: skip
+    def __init__(
+        self, shard: str, records: Sequence[Mapping[str, Any]], attempts: int, cause: BaseException
+    ) -> None:
         self.shard = shard
         self.first = records[0]["dynamodb"]["SequenceNumber"]
         self.last = records[-1]["dynamodb"]["SequenceNumber"]
