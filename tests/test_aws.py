@@ -95,3 +95,15 @@ def test_the_header_names_account_region_tables_and_cost():
     assert result.returncode == 0, result.stdout + result.stderr
     header = next(line for line in result.stdout.splitlines() if "AWS account" in line)
     assert "123456789012" in header and "us-east-1" in header and "$" in header
+
+
+def test_the_shipped_policy_grants_what_exercise_8_deploys():
+    import json
+
+    from ddbspec.lambda_deploy import suite_permissions
+
+    policy = json.loads((REPO / "lib" / "ddbspec" / "aws" / "policy.json").read_text())
+    for statement in suite_permissions():
+        assert statement in policy["Statement"], statement["Sid"]
+    tables = next(s for s in policy["Statement"] if s["Sid"] == "SuiteTablesOnly")
+    assert all(r.startswith("arn:aws:dynamodb:*:*:table/ddbspec-") for r in tables["Resource"])
