@@ -242,22 +242,33 @@ def _utc(unix: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
 
 
-def wait_for_datapoints(
+def wait_until_published(
     source: MetricsSource,
     metric: str,
     table: str,
-    index: str | None = None,
     *,
     start: float,
     end: float,
+    period: int = 60,
     timeout: float = 900.0,
     poll: float = 30.0,
-    **kwargs: Any,
-) -> list[dict[str, Any]]:
-    """CloudWatch publishes a minute's datapoints a few minutes late: wait for some to come."""
+) -> bool:
+    """CloudWatch publishes a minute's datapoints minutes late: wait until ``metric`` has a
+    datapoint for the period that holds ``end`` (or until ``timeout``). A metric that had
+    nothing to count (throttle events) has no datapoints at all, so wait on one that has."""
     deadline = time.monotonic() + timeout
+    window = {"start": start, "end": end + period, "period": period}
+    last = end - end % period
     while True:
-        points = source.datapoints(metric, table, index, start=start, end=end, **kwargs)
-        if points or time.monotonic() >= deadline:
-            return points
+        points = source.datapoints(metric, table, **window)
+        stamps = [p["Timestamp"].timestamp() for p in points]
+        if stamps and max(stamps) >= _epoch_of(source, last):
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(poll)
+
+
+def _epoch_of(source: MetricsSource, t: float) -> float:
+    clock = getattr(source, "clock", None)
+    return clock.epoch(t) if clock is not None else t
