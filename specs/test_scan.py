@@ -37,13 +37,22 @@ def printed(key: str, scale: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def sequential(target, tlog):
-    return scans.sequential_scan(target.client(), tlog.name)
+def page_size(tlog) -> int:
+    """The workshop's Limit (10000) at full scale; a smaller table gets a smaller page, so
+    that its scan still turns several pages with ExclusiveStartKey."""
+    return min(scans.WORKSHOP_PAGE_SIZE, max(1, tlog.model.items // 8))
 
 
 @pytest.fixture(scope="module")
-def parallel(target, tlog):
-    return scans.parallel_scan(target.client(), tlog.name, scans.WORKSHOP_SEGMENTS, with_ids=True)
+def sequential(target, tlog, page_size):
+    return scans.sequential_scan(target.client(), tlog.name, page_size)
+
+
+@pytest.fixture(scope="module")
+def parallel(target, tlog, page_size):
+    return scans.parallel_scan(
+        target.client(), tlog.name, scans.WORKSHOP_SEGMENTS, page_size, with_ids=True
+    )
 
 
 def test_sequential_scan_totals_the_bytes_of_every_request_not_200(
@@ -66,12 +75,10 @@ def test_a_filtered_scan_still_reads_every_item(sequential, tlog):
     assert sequential.scanned == tlog.model.items
 
 
-def test_the_scan_follows_last_evaluated_key_through_every_page(target, sequential, tlog):
-    """Each page stops at Limit items (or 1 MB); a smaller Limit means more pages, same total."""
-    page_size = max(1, tlog.model.items // 7)
-    smaller = scans.sequential_scan(target.client(), tlog.name, page_size=page_size)
-    assert smaller.pages >= 7
-    assert (smaller.bytessent, smaller.scanned) == (sequential.bytessent, sequential.scanned)
+def test_the_scan_follows_last_evaluated_key_through_every_page(sequential, tlog, page_size):
+    """A page ends at Limit items (or at 1 MB): the whole table takes this many pages at least,
+    and the totals above hold only because every one of them was read."""
+    assert sequential.pages >= -(-tlog.model.items // page_size) > 1
 
 
 def test_parallel_scan_finds_the_same_total(parallel, sequential, tlog, scale, figures):

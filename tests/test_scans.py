@@ -129,6 +129,24 @@ def test_no_prefix_counts_the_whole_shard_without_an_empty_begins_with() -> None
     assert found.counts == {10: 40}
 
 
-def test_items_per_code_add_up_over_the_shards() -> None:
-    per_code = queries.items_per_code(QueryStub(KEYS), "t", [200, 404, 500], range(1, 11))
-    assert per_code == {200: 110, 404: 110, 500: 0}
+def test_count_values_reads_the_table_by_segments() -> None:
+    class Stub:
+        def __init__(self) -> None:
+            self.asked: list[dict[str, Any]] = []
+            self.lock = threading.Lock()
+
+        def scan(self, **kw: Any) -> dict[str, Any]:
+            with self.lock:
+                self.asked.append(kw)
+            items = [
+                {"gsi_responsecode_hk": {"N": str(i % 10 + 1)}, "responsecode": {"N": "200"}}
+                for i in range(kw["Segment"], 100, kw["TotalSegments"])
+            ]
+            return {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+
+    stub = Stub()
+    counts = scans.count_values(stub, "t", ["gsi_responsecode_hk", "responsecode"], segments=4)
+    assert counts["gsi_responsecode_hk"] == {str(s): 10 for s in range(1, 11)}
+    assert counts["responsecode"] == {"200": 100}
+    assert stub.asked[0]["ProjectionExpression"] == "#a0, #a1"
+    assert len(stub.asked) == 4

@@ -207,12 +207,3 @@ def count_by_shard(
         {s: count for s, (count, _) in zip(shards, answers, strict=True)},
         {s: pages for s, (_, pages) in zip(shards, answers, strict=True)},
     )
-
-
-def items_per_code(
-    client: Any, table: str, codes: Iterable[int], shards: Iterable[int]
-) -> dict[int, int]:
-    """How many items each response code has in the index, counted shard by shard: the sizes
-    the partitions of an index keyed on responsecode alone would have."""
-    shards = list(shards)
-    return {code: count_by_shard(client, table, f"{code}#", shards).total for code in codes}
