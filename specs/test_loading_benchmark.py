@@ -3,7 +3,7 @@
 The ceiling is a raw BatchWriteItem loop: the low-level client, requests serialized before
 the clock starts, the best worker count found on the same engine in the same run. The
 loader, timed from CSV rows to written items, should reach 90% of it: the engine, not the
-loader, is the bottleneck. Run with ``pytest -m benchmark -p no:xdist``.
+loader, is the bottleneck. Run with ``pytest -m benchmark -n 0``.
 """
 
 from __future__ import annotations
