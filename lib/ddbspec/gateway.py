@@ -2,10 +2,11 @@
 
 An HTTP server on 127.0.0.1 and a free port that forwards the DynamoDB JSON protocol to an
 engine (dynalite, moto, DynamoDB Local, any endpoint), so boto3, the AWS CLI and every SDK
-talk to it unchanged, while ``ddbspec.metering`` computes each request's consumed capacity,
-throttles what the tables cannot take, and records CloudWatch-shaped metrics. Only what it
-must change is changed: ConsumedCapacity, the items a throttled batch hands back, and its own
-throttling errors; everything else, malformed requests included, is the engine's answer.
+talk to it unchanged, while ``ddbspec.metering`` and ``ddbspec.operations`` compute each
+request's consumed capacity, throttle what the tables cannot take, and record
+CloudWatch-shaped metrics. Only what it must change is changed: ConsumedCapacity, the items
+a throttled batch hands back, and its own throttling errors; everything else, malformed
+requests included, is the engine's answer.
 
 It runs as a thread of the process that starts it, not as a process of its own. A spec needs
 the gateway's clock, model and metrics in its own hands (to skip a pause, to read what was
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 from ddbspec.capacity import Clock, real_clock
 from ddbspec.metering import Metering, Reply, error
 from ddbspec.metrics import Metrics
+from ddbspec.operations import OPERATIONS
 
 HOST = "127.0.0.1"
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -285,7 +287,7 @@ class Gateway:
         self.client_timeout = client_timeout
         self.clock = clock or real_clock()
         self.metrics = Metrics(self.clock)
-        self.metering = Metering(self.clock, self.metrics, region)
+        self.metering = Metering(self.clock, self.metrics, region, OPERATIONS)
         self.errors: list[str] = []
         self._server = _Server((HOST, port), self)
         self._thread: threading.Thread | None = None

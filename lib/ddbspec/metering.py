@@ -1,25 +1,23 @@
-"""What each request costs and whether its table can take it now: the gateway's accounting.
+"""The gateway's accounting: the tables it knows, their meters, admission, DynamoDB's answers.
 
-For every data-plane request the gateway (``ddbspec.gateway``) asks this module to handle,
-the answer is computed as DynamoDB would: the request's units by the model in
-``ddbspec.capacity`` (a write needs the item it replaces, read from the engine first, under a
-per-key lock so no other write through the gateway slips in between); admission against the
-table's and its indexes' buckets; the engine's answer forwarded with ``ConsumedCapacity``
-replaced by the model's; or DynamoDB's throttling error, with its status, ``__type``,
-message and ``ThrottlingReasons``. Metrics are recorded on the way.
+The capacity gateway (``ddbspec.gateway``) hands each DynamoDB request to ``Metering``. The
+control plane is handled here: capacity comes from what the tables say about themselves,
+CreateTable and DescribeTable answers and, after an UpdateTable, the table's description
+once it is ACTIVE again (until then the old capacity holds, as in the service). Each
+data-plane operation is metered by its function in ``ddbspec.operations``, with what this
+module provides: admission of a request's units against the table's and its indexes'
+meters (the table asked first), settlement of what it really cost, metrics on the way, and
+the shapes of DynamoDB's answers (ConsumedCapacity, the throttling errors with their
+status, ``__type``, message and ``ThrottlingReasons``).
 
-Capacity comes from what the tables say about themselves: CreateTable and DescribeTable
-answers, and after an UpdateTable, the table's description once it is ACTIVE again (until
-then the old capacity holds, as in the service). A request the model cannot read (malformed
-JSON, an unknown table, a missing key) is forwarded unchanged, so the engine answers it as it
-would; so are the operations it does not meter (PartiQL), said in ``UNMETERED``.
+A request the model cannot read (malformed JSON, an unknown table, a missing key) raises
+``Unmetered`` and goes to the engine unchanged, so the engine answers it as it would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import threading
 import time
 import uuid
@@ -31,19 +29,11 @@ from typing import Any, Protocol
 from ddbspec.capacity import (
     Clock,
     IndexSchema,
-    IndexWrite,
     Item,
     Kind,
     Limit,
     Meter,
     Schema,
-    WriteCost,
-    failed_write_cost,
-    item_size,
-    query_units,
-    read_units,
-    write_cost,
-    write_units,
 )
 from ddbspec.metrics import CONSUMED, THROTTLE_EVENTS, THROTTLED_REQUESTS, Metrics
 
@@ -58,9 +48,7 @@ GSI_MESSAGE = (
     "under-provisioned global secondary indexes with the UpdateTable API"
 )
 JSON_TYPE = "application/x-amz-json-1.0"
-UNMETERED = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
 REFRESH_SECONDS = 0.05  # how often a table waiting for ACTIVE is described again (real time)
-_NAME = re.compile(r"#?[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Unmetered(Exception):
@@ -293,41 +281,41 @@ class KeyLocks:
             yield
 
 
-# --- The metering of each operation ----------------------------------------------------------
+# --- Metering: the control plane, admission and settlement -------------------------------------
 
 
 class Metering:
     """Handles the requests the gateway meters; see the module's docstring."""
 
-    def __init__(self, clock: Clock, metrics: Metrics, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        metrics: Metrics,
+        region: str = "us-east-1",
+        operations: Mapping[str, Callable[[Metering, Exchange], Reply]] | None = None,
+    ) -> None:
+        """``operations``: how each data-plane operation is metered (``ddbspec.operations``);
+        the control plane (what tables there are, and their capacity) is this class's own."""
         self.clock, self.metrics = clock, metrics
         self.tables = Tables(clock, metrics, region)
         self.locks = KeyLocks()
-        self.handlers: dict[str, Callable[[Exchange], Reply]] = {
+        self.control: dict[str, Callable[[Exchange], Reply]] = {
             "CreateTable": self.create_table,
             "UpdateTable": self.update_table,
             "DescribeTable": self.describe_table,
             "DeleteTable": self.delete_table,
-            "PutItem": self.put_item,
-            "DeleteItem": self.delete_item,
-            "UpdateItem": self.update_item,
-            "BatchWriteItem": self.batch_write_item,
-            "GetItem": self.get_item,
-            "BatchGetItem": self.batch_get_item,
-            "Query": self.query,
-            "Scan": self.query,
-            "TransactWriteItems": self.transact_write_items,
-            "TransactGetItems": self.transact_get_items,
         }
+        self.operations = dict(operations or {})
 
     def handle(self, ex: Exchange) -> Reply:
-        handler = self.handlers.get(ex.op)
-        if handler is None:
-            return ex.forward()
         try:
-            return handler(ex)
+            if ex.op in self.control:
+                return self.control[ex.op](ex)
+            if ex.op in self.operations:
+                return self.operations[ex.op](self, ex)
         except Unmetered:
-            return ex.forward()
+            pass
+        return ex.forward()
 
     # -- control plane: learn the tables' capacity --
 
@@ -341,7 +329,7 @@ class Metering:
     def update_table(self, ex: Exchange) -> Reply:
         reply = ex.forward()
         if reply.status == 200:
-            state = self.tables.get(_table_name(ex.body.get("TableName")))
+            state = self.tables.get(table_name(ex.body.get("TableName")))
             desc = (reply.json() or {}).get("TableDescription") or {}
             if state is not None:
                 state.pending = True
@@ -362,12 +350,12 @@ class Metering:
     def delete_table(self, ex: Exchange) -> Reply:
         reply = ex.forward()
         if reply.status == 200:
-            self.tables.forget(_table_name(ex.body.get("TableName")))
+            self.tables.forget(table_name(ex.body.get("TableName")))
         return reply
 
     def state(self, ex: Exchange, name: Any) -> TableState:
         """The table a request names, learnt from the engine on first sight."""
-        table = _table_name(name)
+        table = table_name(name)
         state = self.tables.get(table)
         if state is None:
             state = self.tables.learn(self._describe(ex, table))
@@ -451,394 +439,23 @@ class Metering:
             self.metrics.add(THROTTLED_REQUESTS, table, None, 1, operation=op)
         return throttled(state, kind, refused)
 
-    # -- single-item writes --
-
-    def put_item(self, ex: Exchange) -> Reply:
-        item = _mapping(ex.body.get("Item"))
-        return self._write(ex, item, lambda old: item)
-
-    def delete_item(self, ex: Exchange) -> Reply:
-        return self._write(ex, _mapping(ex.body.get("Key")), lambda old: None)
-
-    def update_item(self, ex: Exchange) -> Reply:
-        return self._write(ex, _mapping(ex.body.get("Key")), None)
-
-    def _write(
-        self, ex: Exchange, item: Item, after: Callable[[Item | None], Item | None] | None
-    ) -> Reply:
-        """PutItem, DeleteItem, UpdateItem. ``after`` gives the item the write leaves; for an
-        update (None) that is only known once the engine has applied it, so admission takes
-        an estimate and settlement corrects it."""
-        state = self.state(ex, ex.body.get("TableName"))
-        key = _checked(lambda: state.schema.key_of(item))
-        with self.locks.holding([(state.name, key)]):
-            old = self.read(ex, state, [key])[0]
-            if after is None:
-                new = old
-                estimate = update_estimate(state.schema, old, ex.body)
-            else:
-                new = after(old)
-                estimate = _checked(lambda: write_cost(state.schema, old, new))
-            taken = write_charges(state, key, estimate, old, new)
-            refused = self.admit(state, "write", taken)
-            if refused:
-                return self.refuse(state, "write", refused, ex.op)
-            asked = ex.body.get("ReturnValues", "NONE")
-            returns_new = after is None and asked in ("NONE", "ALL_NEW")
-            reply = ex.forward({**ex.body, "ReturnValues": "ALL_NEW"} if returns_new else None)
-            data = reply.json() or {}
-            if reply.status != 200:
-                failed = reply.error_code == "ConditionalCheckFailedException"
-                cost = failed_write_cost(old) if failed else None
-                self.settle(state, "write", taken, write_charges(state, key, cost, old, old), ex.op)
-                return reply
-            if after is None:
-                new = data.get("Attributes") if returns_new else self.read(ex, state, [key])[0]
-                if asked == "NONE":
-                    data.pop("Attributes", None)
-            cost = write_cost(state.schema, old, new)
-            self.settle(state, "write", taken, write_charges(state, key, cost, old, new), ex.op)
-            state.grow(item_size(new) - item_size(old))
-        return with_consumed(
-            reply, data, ex.body, "write", [(ex.body["TableName"], usage_of(state, cost))]
-        )
-
-    def read(
-        self, ex: Exchange, state: TableState, keys: Sequence[Item], consistent: bool = True
-    ) -> list[dict[str, Any] | None]:
-        """The items at ``keys`` (None where there is none), read from the engine."""
-        if len(keys) == 1:
-            payload = {"TableName": state.name, "Key": keys[0], "ConsistentRead": consistent}
-            reply = ex.call("GetItem", payload)
-            if reply.status != 200:
-                raise Unmetered(f"the engine refused to read {keys[0]}")
-            return [(reply.json() or {}).get("Item")]
-        found: dict[str, dict[str, Any]] = {}
-        pending: list[Item] = list(keys)
-        for _ in range(10):
-            if not pending:
-                break
-            request = {state.name: {"Keys": pending, "ConsistentRead": consistent}}
-            data = ex.call("BatchGetItem", {"RequestItems": request}).json()
-            if data is None or "Responses" not in data:
-                raise Unmetered("the engine refused to read the batch's items")
-            for item in data["Responses"].get(state.name, []):
-                found[_key_id(state.schema.key_of(item))] = item
-            pending = data.get("UnprocessedKeys", {}).get(state.name, {}).get("Keys", [])
-        if pending:
-            raise Unmetered("the engine kept the batch's items unprocessed")
-        return [found.get(_key_id(k)) for k in keys]
-
-    # -- BatchWriteItem: each item admitted on its own, the rest handed back unprocessed --
-
-    def batch_write_item(self, ex: Exchange) -> Reply:
-        requests = _mapping(ex.body.get("RequestItems"))
-        states = {table: self.state(ex, table) for table in requests}
-        plans = []  # (table as named, state, request, key, item after)
-        for table, writes in requests.items():
-            state = states[table]
-            for write in _list(writes):
-                if "PutRequest" in _mapping(write):
-                    new = _mapping(_mapping(write["PutRequest"]).get("Item"))
-                    key = _checked(lambda s=state, n=new: s.schema.key_of(n))
-                else:
-                    new, key = None, _mapping(_mapping(write.get("DeleteRequest")).get("Key"))
-                plans.append((table, state, write, key, new))
-        ids = [(table, _key_id(key)) for table, _, _, key, _ in plans]
-        if not plans or len(set(ids)) < len(ids):
-            raise Unmetered("an empty batch, or one writing an item twice: the engine's to refuse")
-        with self.locks.holding([(s.name, k) for _, s, _, k, _ in plans]):
-            olds: dict[tuple[str, str], Item | None] = {}
-            for table, state in states.items():
-                keys = [k for t, _, _, k, _ in plans if t == table]
-                found = self.read(ex, state, keys) if keys else []
-                olds.update(zip([(table, _key_id(k)) for k in keys], found, strict=True))
-            admitted: dict[str, list] = {}
-            unprocessed: dict[str, list] = {}
-            settling, refusals = [], []
-            for (table, state, write, key, new), item_id in zip(plans, ids, strict=True):
-                old = olds[item_id]
-                cost = _checked(lambda s=state, o=old, n=new: write_cost(s.schema, o, n))
-                taken = write_charges(state, key, cost, old, new)
-                refused = self.admit(state, "write", taken)
-                if refused:
-                    unprocessed.setdefault(table, []).append(write)
-                    refusals.append((state, refused))
-                else:
-                    admitted.setdefault(table, []).append(write)
-                    settling.append((table, state, write, taken, cost, old, new))
-            if not admitted:  # nothing could go: the whole request is throttled
-                state, refused = refusals[0]
-                tables = list(dict.fromkeys(s.name for s, _ in refusals))
-                return self.refuse(state, "write", refused, ex.op, tables)
-            reply = ex.forward({**ex.body, "RequestItems": admitted})
-            data = reply.json() or {}
-            left = data.get("UnprocessedItems") or {}
-            usages = {table: Usage() for table in requests}
-            for table, state, write, taken, cost, old, new in settling:
-                done = reply.status == 200 and write not in left.get(table, [])
-                self.settle(state, "write", taken, taken if done else [], ex.op)
-                if done:
-                    usages[table].add(usage_of(state, cost))
-                    state.grow(item_size(new) - item_size(old))
-        if reply.status != 200:
-            return reply
-        merged = data.setdefault("UnprocessedItems", {})
-        for table, writes in unprocessed.items():
-            merged.setdefault(table, []).extend(writes)
-        return with_consumed(reply, data, ex.body, "write", list(usages.items()), many=True)
-
-    # -- reads --
-
-    def get_item(self, ex: Exchange) -> Reply:
-        state = self.state(ex, ex.body.get("TableName"))
-        key = _mapping(ex.body.get("Key"))
-        consistent = bool(ex.body.get("ConsistentRead"))
-        taken = [Charge(None, read_units(0, consistent), _hash(state, key))]
-        refused = self.admit(state, "read", taken)
+    def forward_admitted(
+        self, ex: Exchange, state: TableState, kind: Kind, taken: Sequence[Charge]
+    ) -> tuple[Reply, dict[str, Any] | None]:
+        """Admit ``taken`` and forward the request: the answer, and its data when it went
+        through. A refused request is answered with the throttling error; one the engine
+        refused gives its units back."""
+        refused = self.admit(state, kind, taken)
         if refused:
-            return self.refuse(state, "read", refused, ex.op)
+            return self.refuse(state, kind, refused, ex.op), None
         reply = ex.forward()
-        data = reply.json() or {}
         if reply.status != 200:
-            self.settle(state, "read", taken, [], ex.op)
-            return reply
-        item = data.get("Item")
-        if item is not None and _projects(ex.body):  # the whole item is read, and paid for
-            item = self.read(ex, state, [key], consistent)[0]
-        units = read_units(item_size(item), consistent)
-        self.settle(state, "read", taken, [Charge(None, units, _hash(state, key))], ex.op)
-        return with_consumed(reply, data, ex.body, "read", [(ex.body["TableName"], Usage(units))])
-
-    def batch_get_item(self, ex: Exchange) -> Reply:
-        requests = _mapping(ex.body.get("RequestItems"))
-        admitted: dict[str, Any] = {}
-        unprocessed: dict[str, Any] = {}
-        taken: dict[str, list[tuple[Item, Charge]]] = {}
-        refusals = []
-        for table, asked in requests.items():
-            state = self.state(ex, table)
-            units = read_units(0, bool(_mapping(asked).get("ConsistentRead")))
-            for key in _list(asked.get("Keys")):
-                charge = Charge(None, units, _hash(state, _mapping(key)))
-                refused = self.admit(state, "read", [charge])
-                into = unprocessed if refused else admitted
-                into.setdefault(table, {**asked, "Keys": []})["Keys"].append(key)
-                if refused:
-                    refusals.append((state, refused))
-                else:
-                    taken.setdefault(table, []).append((key, charge))
-        if not admitted:
-            if not refusals:
-                raise Unmetered("a BatchGetItem without keys is the engine's to refuse")
-            tables = list(dict.fromkeys(s.name for s, _ in refusals))
-            return self.refuse(*refusals[0][:1], "read", refusals[0][1], ex.op, tables)
-        reply = ex.forward({**ex.body, "RequestItems": admitted})
-        data = reply.json() or {}
-        usages = []
-        for table, charges in taken.items():
-            state = self.state(ex, table)
-            if reply.status != 200:
-                self.settle(state, "read", [c for _, c in charges], [], ex.op)
-                continue
-            consistent = bool(requests[table].get("ConsistentRead"))
-            left = data.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            done = [(k, c) for k, c in charges if k not in left]
-            if _projects(requests[table]):  # whole items are read, and paid for
-                items = self.read(ex, state, [k for k, _ in done], consistent) if done else []
-            else:
-                returned = data.get("Responses", {}).get(table, [])
-                by_key = {_key_id(state.schema.key_of(i)): i for i in returned}
-                items = [by_key.get(_key_id(k)) for k, _ in done]
-            actual = [
-                Charge(None, read_units(item_size(item), consistent), c.key)
-                for (_, c), item in zip(done, items, strict=True)
-            ]
-            self.settle(state, "read", [c for _, c in charges], actual, ex.op)
-            usages.append((table, Usage(sum(c.units for c in actual))))
-        if reply.status != 200:
-            return reply
-        merged = data.setdefault("UnprocessedKeys", {})
-        for table, asked in unprocessed.items():
-            merged.setdefault(table, {**asked, "Keys": []})["Keys"].extend(asked["Keys"])
-        return with_consumed(reply, data, ex.body, "read", usages, many=True)
-
-    def query(self, ex: Exchange) -> Reply:
-        """Query and Scan: the size of every item evaluated, filtered out or not, summed."""
-        state = self.state(ex, ex.body.get("TableName"))
-        name = ex.body.get("IndexName")
-        index = state.index(name) if name else None
-        if name and index is None:
-            raise Unmetered(f"no index {name}: the engine's to refuse")
-        gsi = index is not None and not index.local
-        consistent = bool(ex.body.get("ConsistentRead")) and not gsi
-        meter = name if gsi else None
-        taken = [Charge(meter, read_units(0, consistent))]
-        refused = self.admit(state, "read", taken)
-        if refused:
-            return self.refuse(state, "read", refused, ex.op)
-        reply = ex.forward()
-        data = reply.json() or {}
-        if reply.status != 200:
-            self.settle(state, "read", taken, [], ex.op)
-            return reply
-        evaluated = data.get("Items", [])
-        if _filters(ex.body):
-            evaluated = (ex.call(ex.op, unfiltered(ex.body)).json() or {}).get("Items", [])
-        units = query_units((item_size(i) for i in evaluated), consistent)
-        self.settle(state, "read", taken, [Charge(meter, units)], ex.op)
-        usage = Usage(0.0 if index else units)
-        if index is not None:
-            (usage.lsi if index.local else usage.gsi)[index.name] = units
-        return with_consumed(reply, data, ex.body, "read", [(ex.body["TableName"], usage)])
-
-    # -- transactions: all or nothing, at twice the units --
-
-    def transact_write_items(self, ex: Exchange) -> Reply:
-        actions = []  # (action kind, action, state, key, item after or None if unknown yet)
-        for entry in _list(ex.body.get("TransactItems")):
-            kind, action = _single(entry)
-            state = self.state(ex, action.get("TableName"))
-            if kind == "Put":
-                item = _mapping(action.get("Item"))
-                actions.append(
-                    (kind, action, state, _checked(lambda s=state, i=item: s.schema.key_of(i)))
-                )
-            else:
-                actions.append((kind, action, state, _mapping(action.get("Key"))))
-        with self.locks.holding([(s.name, k) for _, _, s, k in actions]):
-            olds = [self.read(ex, s, [k])[0] for _, _, s, k in actions]
-            takens = []
-            for (kind, action, state, key), old in zip(actions, olds, strict=True):
-                new = _after(kind, action, old)
-                estimate = (
-                    update_estimate(state.schema, old, action, transactional=True)
-                    if kind == "Update"
-                    else _transact_cost(state.schema, kind, old, new)
-                )
-                takens.append(write_charges(state, key, estimate, old, new))
-            reasons = [
-                self.admit(s, "write", t) for (_, _, s, _), t in zip(actions, takens, strict=True)
-            ]
-            if any(reasons):
-                for (_, _, state, _), taken, refused in zip(actions, takens, reasons, strict=True):
-                    if not refused:
-                        self.settle(state, "write", taken, [], ex.op)
-                state = next(a[2] for a, r in zip(actions, reasons, strict=True) if r)
-                self.metrics.add(THROTTLED_REQUESTS, state.name, None, 1, operation=ex.op)
-                return transaction_throttled(reasons)
-            reply = ex.forward()
-            usages: dict[str, Usage] = {}
-            for (kind, action, state, key), old, taken in zip(actions, olds, takens, strict=True):
-                if reply.status != 200:
-                    self.settle(state, "write", taken, [], ex.op)
-                    continue
-                new = (
-                    self.read(ex, state, [key])[0]
-                    if kind == "Update"
-                    else _after(kind, action, old)
-                )
-                cost = _transact_cost(state.schema, kind, old, new)
-                self.settle(state, "write", taken, write_charges(state, key, cost, old, new), ex.op)
-                usages.setdefault(action["TableName"], Usage()).add(usage_of(state, cost))
-        if reply.status != 200:
-            return reply
-        return with_consumed(
-            reply, reply.json() or {}, ex.body, "write", list(usages.items()), many=True
-        )
-
-    def transact_get_items(self, ex: Exchange) -> Reply:
-        gets = []
-        for entry in _list(ex.body.get("TransactItems")):
-            action = _mapping(_mapping(entry).get("Get"))
-            state = self.state(ex, action.get("TableName"))
-            key = _mapping(action.get("Key"))
-            gets.append(
-                (
-                    action,
-                    state,
-                    key,
-                    [Charge(None, read_units(0, transactional=True), _hash(state, key))],
-                )
-            )
-        reasons = [self.admit(s, "read", t) for _, s, _, t in gets]
-        if any(reasons):
-            for (_, state, _, taken), refused in zip(gets, reasons, strict=True):
-                if not refused:
-                    self.settle(state, "read", taken, [], ex.op)
-            state = next(g[1] for g, r in zip(gets, reasons, strict=True) if r)
-            self.metrics.add(THROTTLED_REQUESTS, state.name, None, 1, operation=ex.op)
-            return transaction_throttled(reasons)
-        reply = ex.forward()
-        usages: dict[str, Usage] = {}
-        for action, state, key, taken in gets:
-            if reply.status != 200:
-                self.settle(state, "read", taken, [], ex.op)
-                continue
-            units = read_units(item_size(self.read(ex, state, [key])[0]), transactional=True)
-            self.settle(state, "read", taken, [Charge(None, units, _hash(state, key))], ex.op)
-            usages.setdefault(action["TableName"], Usage()).add(Usage(units))
-        if reply.status != 200:
-            return reply
-        return with_consumed(
-            reply, reply.json() or {}, ex.body, "read", list(usages.items()), many=True
-        )
+            self.settle(state, kind, taken, [], ex.op)
+            return reply, None
+        return reply, reply.json() or {}
 
 
-def _after(kind: str, action: Mapping[str, Any], old: Item | None) -> Item | None:
-    """The item a transaction's action leaves (an Update's is read back afterwards)."""
-    return {"Put": action.get("Item"), "Delete": None}.get(kind, old)
-
-
-def _transact_cost(schema: Schema, kind: str, old: Item | None, new: Item | None) -> WriteCost:
-    if kind == "ConditionCheck":  # the item is read to check it, and written nowhere
-        return failed_write_cost(old, transactional=True)
-    return _checked(lambda: write_cost(schema, old, new, transactional=True))
-
-
-# --- Helpers: costs as charges, consumed capacity, throttling errors ----------------------------
-
-
-def update_estimate(
-    schema: Schema, old: Item | None, request: Mapping[str, Any], transactional: bool = False
-) -> WriteCost:
-    """What an UpdateItem will cost at least, before it runs: the table the old item's units;
-    an index one write if the item is in it or the update names the index's key."""
-    named = _names(request)
-    indexes = {}
-    for index in schema.indexes:
-        if index.holds(old) or {index.hash_key, index.range_key} & named:
-            entry = schema.projected(index, old)
-            indexes[index.name] = IndexWrite(1, write_units(item_size(entry), transactional))
-    return WriteCost(write_units(item_size(old), transactional), indexes)
-
-
-def _names(request: Mapping[str, Any]) -> set[str]:
-    """Attribute names an update expression (or the legacy AttributeUpdates) mentions."""
-    aliases = request.get("ExpressionAttributeNames") or {}
-    words = _NAME.findall(str(request.get("UpdateExpression", "")))
-    return {aliases.get(w, w) for w in words} | set(request.get("AttributeUpdates") or ())
-
-
-def write_charges(
-    state: TableState, key: Item, cost: WriteCost | None, old: Item | None, new: Item | None
-) -> list[Charge]:
-    """A write's units as charges: the table (with its local indexes) under the item's
-    partition key, each global index touched under the entry's own partition key."""
-    if cost is None:
-        return []
-    lsi = cost.on(state.schema, local=True)
-    charges = [Charge(None, cost.table + sum(lsi.values()), _hash(state, key))]
-    for name, units in cost.on(state.schema, local=False).items():
-        index = state.index(name)
-        assert index is not None
-        entry = new if index.holds(new) else old
-        charges.append(Charge(name, units, entry.get(index.hash_key) if entry else None))
-    return charges
-
-
-def usage_of(state: TableState, cost: WriteCost) -> Usage:
-    return Usage(cost.table, cost.on(state.schema, False), cost.on(state.schema, True))
+# --- DynamoDB's answers, and reading the client's input ----------------------------------------
 
 
 def with_consumed(
@@ -913,77 +530,42 @@ def transaction_throttled(reasons: Sequence[Sequence[tuple[str | None, Limit]]])
     )
 
 
-def unfiltered(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The same Query or Scan without its filter and projection: what it evaluates.
-
-    Pages match the original's, since Limit and the 1 MB page both count evaluated items.
-    Names and values only the filter used are dropped (DynamoDB refuses unused ones).
-    """
-    dropped = {
-        "FilterExpression", "ProjectionExpression", "QueryFilter", "ScanFilter",
-        "ConditionalOperator", "AttributesToGet", "Select", "ReturnConsumedCapacity",
-        "ExpressionAttributeNames", "ExpressionAttributeValues",
-    }  # fmt: skip
-    shadow = {k: v for k, v in request.items() if k not in dropped}
-    used = set(_NAME.findall(str(request.get("KeyConditionExpression", ""))))
-    used |= set(re.findall(r":[A-Za-z0-9_]+", str(request.get("KeyConditionExpression", ""))))
-    for field_name in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
-        kept = {k: v for k, v in (request.get(field_name) or {}).items() if k in used}
-        if kept:
-            shadow[field_name] = kept
-    return shadow
-
-
-def _filters(request: Mapping[str, Any]) -> bool:
-    """Whether the items returned are not all the items evaluated, or not whole."""
-    select = request.get("Select")
-    return (
-        _projects(request)
-        or any(k in request for k in ("FilterExpression", "QueryFilter", "ScanFilter"))
-        or select in ("COUNT", "SPECIFIC_ATTRIBUTES")
-    )
-
-
-def _projects(request: Mapping[str, Any]) -> bool:
-    return "ProjectionExpression" in request or "AttributesToGet" in request
-
-
-def _hash(state: TableState, key: Item) -> Any:
+def hash_of(state: TableState, key: Item) -> Any:
     return key.get(state.schema.hash_key)
 
 
-def _key_id(key: Mapping[str, Any]) -> str:
+def key_id(key: Mapping[str, Any]) -> str:
     return json.dumps(key, sort_keys=True)
 
 
-def _table_name(name: Any) -> str:
+def table_name(name: Any) -> str:
     """A table's name, also when the request names it by ARN."""
     if not isinstance(name, str) or not name:
         raise Unmetered("no table name")
     return name.split(":table/", 1)[1].split("/", 1)[0] if ":table/" in name else name
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def expect_mapping(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise Unmetered(f"expected an object, found {value!r:.40}")
     return value
 
 
-def _list(value: Any) -> list[Any]:
+def expect_list(value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise Unmetered(f"expected a list, found {value!r:.40}")
     return value
 
 
-def _single(entry: Any) -> tuple[str, Mapping[str, Any]]:
+def single_action(entry: Any) -> tuple[str, Mapping[str, Any]]:
     """A transaction's entry: one action ({"Put": {...}}), or the engine's to refuse."""
     if not isinstance(entry, Mapping) or len(entry) != 1:
         raise Unmetered(f"not one transaction action: {entry!r:.60}")
     ((kind, action),) = entry.items()
-    return kind, _mapping(action)
+    return kind, expect_mapping(action)
 
 
-def _checked(compute: Callable[[], Any]) -> Any:
+def checked(compute: Callable[[], Any]) -> Any:
     """Run a step on the client's input; a malformed input leaves the request to the engine."""
     try:
         return compute()
