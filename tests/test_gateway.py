@@ -493,24 +493,28 @@ def test_metrics_read_back_as_cloudwatch_datapoints(gateway, client, table):
     assert provisioned["Average"] == 1 and provisioned["SampleCount"] >= 5
 
 
-def test_transactions_cost_double(ddbspec_settings):
+def test_transactions_cost_double_and_are_cancelled_whole(ddbspec_settings):
     moto = engines.acquire(ddbspec_settings, "moto")
     if moto.error or moto.unavailable:
         pytest.skip(f"moto: {moto.error or moto.unavailable}")
     with Gateway(moto.endpoint_url, ScaledClock(100)) as gateway:
         client = local_client(gateway.url)
-        name = f"{ddbspec_settings.table_prefix}-{ddbspec_settings.run_id}-gw-transactions"
-        request = tables.create_table_request(dataclasses.replace(LOGS, indexes=()), name)
-        client.create_table(**request)
-        tables.wait_active(client, name, tables.Waits())
+        names = [
+            f"{ddbspec_settings.table_prefix}-{ddbspec_settings.run_id}-gw-tx{i}" for i in (1, 2)
+        ]
+        for name, write in zip(names, (100, 1), strict=True):
+            definition = dataclasses.replace(LOGS, indexes=(), write=write)
+            client.create_table(**tables.create_table_request(definition, name))
+            tables.wait_active(client, name, tables.Waits())
+        roomy, tight = names
         gateway.clock.skip(300)
         try:
             answer = client.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": name, "Item": {"rid": {"N": "1"}}}},
+                    {"Put": {"TableName": roomy, "Item": {"rid": {"N": "1"}}}},
                     {
                         "Put": {
-                            "TableName": name,
+                            "TableName": roomy,
                             "Item": {"rid": {"N": "2"}, "b": {"S": "x" * 1500}},
                         }
                     },
@@ -518,8 +522,26 @@ def test_transactions_cost_double(ddbspec_settings):
                 ReturnConsumedCapacity="TOTAL",
             )
             assert answer["ConsumedCapacity"] == [
-                {"TableName": name, "CapacityUnits": 2 + 4, "WriteCapacityUnits": 6}
+                {"TableName": roomy, "CapacityUnits": 2 + 4, "WriteCapacityUnits": 6}
             ]
+            big = {
+                "rid": {"N": "3"},
+                "b": {"S": "x" * 200_000},
+            }  # 2 x 196 units: over 300 s of 1 WCU
+            with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+                client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": roomy, "Item": {"rid": {"N": "4"}}}},
+                        {"Put": {"TableName": tight, "Item": big}},
+                        {"Put": {"TableName": tight, "Item": big | {"rid": {"N": "5"}}}},
+                    ]
+                )
+            reasons = cancelled.value.response["CancellationReasons"]
+            assert [r["Code"] for r in reasons] == ["None", "None", "ThrottlingError"]
+            assert reasons[2]["Message"] == TABLE_MESSAGE
+            cancelled_put = client.get_item(TableName=roomy, Key={"rid": {"N": "4"}})
+            assert "Item" not in cancelled_put  # the whole transaction was cancelled
         finally:
-            tables.delete_table(client, name, tables.Waits())
+            for name in names:
+                tables.delete_table(client, name, tables.Waits())
         assert not gateway.errors, gateway.errors[0]

@@ -439,6 +439,21 @@ class Metering:
             self.metrics.add(THROTTLED_REQUESTS, table, None, 1, operation=op)
         return throttled(state, kind, refused)
 
+    def admit_all(
+        self, ex: Exchange, kind: Kind, requests: Sequence[tuple[TableState, Sequence[Charge]]]
+    ) -> Reply | None:
+        """A transaction's admission: the units of every action, or of none. None when all
+        were taken; else the cancellation to answer, each action saying whether it was why."""
+        reasons = [self.admit(state, kind, taken) for state, taken in requests]
+        if not any(reasons):
+            return None
+        for (state, taken), refused in zip(requests, reasons, strict=True):
+            if not refused:
+                self.settle(state, kind, taken, [], ex.op)
+        first = next(state for (state, _), r in zip(requests, reasons, strict=True) if r)
+        self.metrics.add(THROTTLED_REQUESTS, first.name, None, 1, operation=ex.op)
+        return transaction_throttled(reasons)
+
     def forward_admitted(
         self, ex: Exchange, state: TableState, kind: Kind, taken: Sequence[Charge]
     ) -> tuple[Reply, dict[str, Any] | None]:

@@ -40,10 +40,8 @@ from ddbspec.metering import (
     hash_of,
     key_id,
     single_action,
-    transaction_throttled,
     with_consumed,
 )
-from ddbspec.metrics import THROTTLED_REQUESTS
 
 # Not metered, forwarded as they come: PartiQL, whose statements the model does not parse.
 UNMETERED = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
@@ -321,14 +319,10 @@ def transact_write_items(m: Metering, ex: Exchange) -> Reply:
                 else _transact_cost(state.schema, kind, old, new)
             )
             takens.append(write_charges(state, key, estimate, old, new))
-        reasons = [m.admit(s, "write", t) for (_, _, s, _), t in zip(actions, takens, strict=True)]
-        if any(reasons):
-            for (_, _, state, _), taken, refused in zip(actions, takens, reasons, strict=True):
-                if not refused:
-                    m.settle(state, "write", taken, [], ex.op)
-            state = next(a[2] for a, r in zip(actions, reasons, strict=True) if r)
-            m.metrics.add(THROTTLED_REQUESTS, state.name, None, 1, operation=ex.op)
-            return transaction_throttled(reasons)
+        tables = [state for _, _, state, _ in actions]
+        refusal = m.admit_all(ex, "write", list(zip(tables, takens, strict=True)))
+        if refusal is not None:
+            return refusal
         reply = ex.forward()
         usages: dict[str, Usage] = {}
         for (kind, action, state, key), old, taken in zip(actions, olds, takens, strict=True):
@@ -347,27 +341,16 @@ def transact_write_items(m: Metering, ex: Exchange) -> Reply:
 
 
 def transact_get_items(m: Metering, ex: Exchange) -> Reply:
-    gets = []
+    gets = []  # (the Get, its table, its key, the units admission takes)
     for entry in expect_list(ex.body.get("TransactItems")):
         action = expect_mapping(expect_mapping(entry).get("Get"))
         state = m.state(ex, action.get("TableName"))
         key = expect_mapping(action.get("Key"))
-        gets.append(
-            (
-                action,
-                state,
-                key,
-                [Charge(None, read_units(0, transactional=True), hash_of(state, key))],
-            )
-        )
-    reasons = [m.admit(s, "read", t) for _, s, _, t in gets]
-    if any(reasons):
-        for (_, state, _, taken), refused in zip(gets, reasons, strict=True):
-            if not refused:
-                m.settle(state, "read", taken, [], ex.op)
-        state = next(g[1] for g, r in zip(gets, reasons, strict=True) if r)
-        m.metrics.add(THROTTLED_REQUESTS, state.name, None, 1, operation=ex.op)
-        return transaction_throttled(reasons)
+        taken = [Charge(None, read_units(0, transactional=True), hash_of(state, key))]
+        gets.append((action, state, key, taken))
+    refusal = m.admit_all(ex, "read", [(state, taken) for _, state, _, taken in gets])
+    if refusal is not None:
+        return refusal
     reply = ex.forward()
     usages: dict[str, Usage] = {}
     for action, state, key, taken in gets:
