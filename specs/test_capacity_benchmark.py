@@ -9,7 +9,7 @@ each loader: the write units it achieved a second over what the limiting meter i
 provisioned for, how many writes were throttled, and whether a throttling error reached its
 caller. The capacity-aware loader must reach 90% with no error reaching its caller.
 
-Run with ``pytest specs -m benchmark -k capacity -p no:xdist``. One round per loader (each
+Run with ``pytest specs -m benchmark -k capacity -n 0``. One round per loader (each
 needs a table of its own, with no credit): the ratios, not the timings, are the result.
 """
 
