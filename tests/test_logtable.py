@@ -82,3 +82,16 @@ def test_shared_builds_each_fingerprint_once_and_verifies_the_count() -> None:
     assert one.name == again.name != other.name
     assert target.built == {one.name: 4000, other.name: 4000}
     assert one.model.items == 4000 and one.model.order is FileOrder.REPLAY
+
+
+def test_a_definition_that_asks_for_the_same_table_keeps_the_fingerprint() -> None:
+    """Only what CreateTable is asked counts: a field added with its default changes nothing."""
+    same = dataclasses.replace(tables.TLOG_SCAN, name="tlog_scan")
+    assert logtable.fingerprint(DATA, FILES, 4, "natural", same) == logtable.fingerprint(
+        DATA, FILES, 4, "natural"
+    )
+    projection = dataclasses.replace(tables.GSI_RESPONSECODE, projection="ALL")
+    other = dataclasses.replace(tables.TLOG_SCAN, indexes=(projection,))
+    assert logtable.fingerprint(DATA, FILES, 4, "natural", other) != logtable.fingerprint(
+        DATA, FILES, 4, "natural"
+    )

@@ -63,7 +63,9 @@ def fingerprint(
         "order": FileOrder(order).value,
         "format": ITEM_FORMAT,
         "layout": [WORKER_STRIDE, COPY_STRIDE, SHARDS],
-        "table": repr(definition),
+        # what CreateTable is asked, not the dataclass's repr: a new field with a default
+        # must not invalidate every kept table
+        "table": tables.create_table_request(definition, definition.name),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
