@@ -65,11 +65,12 @@ from ddbspec.metrics import (
 )
 from ddbspec.targets import Target
 
-GSI = tables.Index("host-requestid-gsi", ("host", "S"), ("requestid", "N"), "INCLUDE", 5, 5)
+GSI = tables.Index(
+    "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "INCLUDE", 5, 5, ("bytessent",)
+)
 TLOG = tables.TableDef("tlog", ("requestid", "N"), None, (GSI,), read=5, write=5)
 LOW = dataclasses.replace(GSI, read=1, write=1)
 TLOG_GSI_LOW = tables.TableDef("tlog_gsi_low", ("requestid", "N"), None, (LOW,), 1000, 1000)
-PROJECTED = ["bytessent"]  # the index's INCLUDE projection
 MORE = 100  # step 5's capacity
 # The workshop's reader creates tlog, waits for it and reads on before loading it: the spec
 # lets the 300 s pass that fill the table's credit (the small file needs 100 s of it).
@@ -175,25 +176,13 @@ def calibrate(lab: Lab, logs: LogFiles) -> None:
     lab.clock.rescale(max(1.0, per_second / (SPEED * TLOG.write)))
 
 
-def create_request(
-    definition: tables.TableDef, name: str, on_demand: bool = False, tags: Any = None
-) -> dict[str, Any]:
-    """The workshop's create-table, with its index's INCLUDE projection of bytessent
-    (``tables.Index`` has no NonKeyAttributes yet)."""
-    request = tables.create_table_request(definition, name, on_demand, tags)
-    for index in request["GlobalSecondaryIndexes"]:
-        index["Projection"]["NonKeyAttributes"] = PROJECTED
-    return request
-
-
 @contextlib.contextmanager
 def workshop_table(lab: Lab, definition: tables.TableDef, on_demand: bool = False) -> Iterator[str]:
     """Create the table, yield its name, delete it afterwards (as ``Target.table`` does)."""
     target, client = lab.target, lab.target.client()
     name = target.table_name(definition.name)
-    client.create_table(**create_request(definition, name, on_demand, target.tags()))
     try:
-        tables.wait_active(client, name, target.waits)
+        tables.create_table(client, definition, name, target.waits, on_demand, target.tags())
         yield name
     finally:
         if not target.settings.keep_tables:
@@ -285,7 +274,7 @@ def model_units(logs: LogFiles, steps: list[str]) -> tuple[float, float]:
     Not simply one per row: medium1's requestids 1-500 are small1's, so its first 500 rows
     replace items, and a replacement that keeps the index entry (same host, same bytessent)
     costs the index nothing."""
-    schema, held = Schema.from_description(create_request(TLOG, TLOG.name)), {}
+    schema, held = Schema.from_description(tables.create_table_request(TLOG, TLOG.name)), {}
     table = index = 0.0
     for step in steps:
         for item in logs.items(FILES[step]):

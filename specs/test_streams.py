@@ -87,7 +87,7 @@ def rows(data_dir) -> list[dict[str, Any]]:
 @contextlib.contextmanager
 def source_table(target: Target, base: str, view: str = "NEW_IMAGE") -> Iterator[Source]:
     """A tlog table whose stream is enabled afterwards with UpdateTable, as the workshop does."""
-    with tlog.log_table(target, tlog.TLOG, base) as name:
+    with target.table(tlog.TLOG, base) as name:
         stream = streams.enable_stream(target.client(), name, target.waits, view)
         yield Source(name, stream, streams.StreamEnd(target.client("dynamodbstreams"), stream.arn))
 
@@ -129,7 +129,7 @@ def progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
 def replication(target: Target, source: Source, rows, request) -> Iterator[Replication]:
     """tlog_replica, kept from before the load (the workshop's order) by the function: on
     AWS the deployed one, elsewhere the suite's runner with the same handler."""
-    with tlog.log_table(target, tlog.TLOG_REPLICA) as name:
+    with target.table(tlog.TLOG_REPLICA) as name:
         if target.info.name == "aws":
             with deployed_function(target, source, name, rows, progress(request)) as r:
                 yield r
@@ -208,7 +208,7 @@ def lambda_caught_up(
 def fresh_replica(target: Target, request) -> Iterator[str]:
     """A replica of its own for one test, named after it."""
     base = "tlog_replica_" + request.node.name.removeprefix("test_")[:20]
-    with tlog.log_table(target, tlog.TLOG_REPLICA, base) as name:
+    with target.table(tlog.TLOG_REPLICA, base) as name:
         yield name
 
 
@@ -425,7 +425,7 @@ def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
 
 def test_a_table_without_a_stream_is_refused_naming_it(target):
     with (
-        tlog.log_table(target, tlog.TLOG, "tlog_nostream") as name,
+        target.table(tlog.TLOG, "tlog_nostream") as name,
         pytest.raises(StreamError) as refused,
     ):
         streams.find_stream(target.client(), name)
@@ -530,7 +530,7 @@ def test_a_missing_replica_fails_the_batch_and_nothing_is_checkpointed_past_it(t
             caught_up(orphan, consumer)
         assert "ResourceNotFoundException" in str(failed.value)
         assert consumer.checkpoint.positions == {}
-        with tlog.log_table(target, tlog.TLOG_REPLICA, "tlog_replica_missing") as created:
+        with target.table(tlog.TLOG_REPLICA, "tlog_replica_missing") as created:
             assert created == missing
             resumed = runner(target, orphan, replica.Replicator(missing, target.client()),
                              checkpoint=consumer.checkpoint)  # fmt: skip

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ddbspec import tlog
+from ddbspec import tables, tlog
 from ddbspec.errors import DataError
 
 from suite import REPO
 
 
 def test_the_tables_are_the_workshops_create_table():
-    request = tlog.create_request(tlog.TLOG_REPLICA, "run-tlog_replica", tags={"a": "b"})
+    request = tables.create_table_request(tlog.TLOG_REPLICA, "run-tlog_replica", tags={"a": "b"})
     assert request["KeySchema"] == [{"AttributeName": "requestid", "KeyType": "HASH"}]
     assert request["AttributeDefinitions"] == [
         {"AttributeName": "requestid", "AttributeType": "N"},
@@ -26,8 +26,8 @@ def test_the_tables_are_the_workshops_create_table():
         {"AttributeName": "requestid", "KeyType": "RANGE"},
     ]
     assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["bytessent"]}
-    assert tlog.create_request(tlog.TLOG, "t")["GlobalSecondaryIndexes"] == [index]
-    on_demand = tlog.create_request(tlog.TLOG, "t", on_demand=True)
+    assert tables.create_table_request(tlog.TLOG, "t")["GlobalSecondaryIndexes"] == [index]
+    on_demand = tables.create_table_request(tlog.TLOG, "t", on_demand=True)
     assert on_demand["BillingMode"] == "PAY_PER_REQUEST"
 
 

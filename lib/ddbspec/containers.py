@@ -51,7 +51,7 @@ def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
 def _wait_list_tables(info: EngineInfo, timeout: float = 30.0) -> None:
     import time
 
-    ddb = info.client(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1})
+    ddb = info.client(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
     deadline = time.monotonic() + timeout
     while True:
         try:

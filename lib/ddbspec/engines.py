@@ -120,7 +120,7 @@ class Engine:
             region=settings.region or "us-east-1",
             endpoint_url=f"http://{processes.HOST}:{port}",
         )
-        ddb = info.client(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
+        ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
         try:
             processes.wait_ready(
                 pid, lambda: bool(ddb.list_tables(Limit=1)), log, f"{self.name} on port {port}"
@@ -307,7 +307,7 @@ class Endpoint(Engine):
 
     def check(self, settings: Settings) -> None:
         info = self._info(settings)
-        ddb = info.client(connect_timeout=3, read_timeout=5, retries={"max_attempts": 1})
+        ddb = info.client(connect_timeout=3, read_timeout=5, retries={"total_max_attempts": 1})
         try:
             ddb.list_tables(Limit=1)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

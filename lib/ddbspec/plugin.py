@@ -239,15 +239,23 @@ class Figures:
         self.item = item
 
     def record(
-        self, name: str, measured: Any, expected: Any, printed: Any = None, at_least: bool = False
+        self,
+        name: str,
+        measured: Any,
+        expected: Any,
+        printed: Any = None,
+        at_least: bool = False,
+        within: float = 0,
     ) -> None:
-        """``expected`` is the figures model's value, or with ``at_least`` a target to reach."""
+        """``expected`` is the figures model's value (matched ``within`` a tolerance, for a
+        figure timing decides), or with ``at_least`` a target to reach."""
         row = {
             "name": name,
             "measured": measured,
             "expected": expected,
             "printed": printed,
             "at_least": at_least,
+            "within": within,
         }
         self.item.user_properties.append(("ddbspec.figure", json.dumps(row, default=str)))
 
@@ -283,6 +291,9 @@ def compared(row: dict[str, Any]) -> str:
     measured, expected = row["measured"], row["expected"]
     if row.get("at_least"):
         return f"{'>=' if measured >= expected else '<'} target {expected!s:<7}"
+    if row.get("within"):
+        held = abs(measured - expected) <= row["within"]
+        return f"{'~=' if held else '!='} model {expected!s:<8}"
     return f"{'==' if measured == expected else '!='} model {expected!s:<8}"
 
 

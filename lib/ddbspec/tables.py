@@ -29,6 +29,7 @@ class Index:
     projection: str = "ALL"
     read: int = 100
     write: int = 100
+    non_key: tuple[str, ...] = ()  # what an INCLUDE projection carries besides the keys
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def index_spec(index: Index, provisioned: bool) -> dict[str, Any]:
         "KeySchema": key_schema(index.hash_key, index.range_key),
         "Projection": {"ProjectionType": index.projection},
     }
+    if index.non_key:
+        spec["Projection"]["NonKeyAttributes"] = list(index.non_key)
     if provisioned:
         spec["ProvisionedThroughput"] = _throughput(index.read, index.write)
     return spec
