@@ -124,3 +124,8 @@ def test_the_run_touches_only_its_own_tables(tmp_path):
         assert ddb.scan(TableName="someone-elses")["Items"] == [{"pk": {"S": "mine"}}]
     finally:
         engines.release_all(settings)
+
+
+def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():
+    assert plugin.store_for(plugin.DEFAULT_SCALE) is None
+    assert plugin.store_for(plugin.FULL_SCALE) == "scale-250"

@@ -29,6 +29,7 @@ def a_run(tmp_path: Path, cache_dir: Path, name: str) -> engines.Settings:
         cache_dir=cache_dir,
         state_dir=state,
         owner_pid=os.getpid(),
+        store="test",
     )
 
 

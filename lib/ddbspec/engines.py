@@ -44,6 +44,7 @@ class Settings:
     run_id: str = "local"
     keep_tables: bool = False
     aws_capacity: str = "on-demand"
+    store: str | None = None  # dynalite keeps its data on disk in this store (None: in memory)
     cache_dir: Path = Path.home() / ".cache" / "ddbspec"
     state_dir: Path = Path("/tmp")
     owner_pid: int = 0
@@ -122,9 +123,7 @@ class Engine:
         )
         ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
         try:
-            processes.wait_ready(
-                pid, lambda: bool(ddb.list_tables(Limit=1)), log, f"{self.name} on port {port}"
-            )
+            processes.wait_ready(pid, lambda: answers(ddb), log, f"{self.name} on port {port}")
             return self._probed(info, settings)
         except BaseException:
             processes.stop(pid)
@@ -135,6 +134,15 @@ class Engine:
         prefix = f"{settings.table_prefix}-{settings.run_id}-"
         info.capabilities = probes.probe(info.client, prefix)
         return info
+
+
+def answers(ddb: Any) -> bool:
+    """Whether the engine answers a cheap request (ListTables reads all of dynalite's store)."""
+    try:
+        ddb.describe_table(TableName="ddbspec-readiness-check")
+    except ddb.exceptions.ResourceNotFoundException:
+        return True
+    return True
 
 
 class Dynalite(Engine):
@@ -155,7 +163,9 @@ class Dynalite(Engine):
         cli = str(home / "node_modules" / "dynalite" / "cli.js")
         states = ["--createTableMs", "20", "--deleteTableMs", "20", "--updateTableMs", "20"]
         command = [node, cli, "--host", processes.HOST, "--port", "{port}", *states]
-        data = settings.cache_dir / "dynalite-data"
+        if not settings.store:
+            return self._process(settings, command)
+        data = settings.cache_dir / "dynalite-data" / settings.store
         data.mkdir(parents=True, exist_ok=True)
         try:  # on disk, so data can outlive the run; one run at a time holds the store
             info = self._process(

@@ -115,6 +115,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def store_for(copies: int) -> str | None:
+    """Where dynalite keeps its data: in memory at the default scale (its ListTables and
+    DeleteTable read the whole store, so a million items on disk would slow every run), on
+    disk in a store of their own above it, where the loaded log tables are reused next time."""
+    return None if copies <= DEFAULT_SCALE else f"scale-{copies}"
+
+
 def _engine(config: pytest.Config) -> str:
     engine, aws, url = (config.getoption(o) for o in ("engine", "aws", "endpoint_url"))
     if aws and engine not in ("auto", "aws"):
@@ -145,6 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id=uuid.uuid4().hex[:8],
         keep_tables=config.getoption("keep_tables"),
         aws_capacity=config.getoption("aws_capacity"),
+        store=store_for(config.getoption("scale")),
         cache_dir=config.getoption("cache_dir"),
         state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-run-")),
         owner_pid=os.getpid(),
