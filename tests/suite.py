@@ -46,3 +46,16 @@ def processes_mentioning(text: str) -> list[str]:
         if text in argv and " -m pytest " not in argv:
             found.append(argv)
     return found
+
+
+def run_mock_aws(selection: str, timeout: float = 900) -> str:
+    """``pytest --aws -k SELECTION`` against moto's in-process mock; asserts it passed and
+    returns its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ddbspec.mockaws", "specs", "-p", "no:cacheprovider",
+         "-k", selection, "-q"],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    return out

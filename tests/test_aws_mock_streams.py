@@ -7,33 +7,12 @@ log group), runs the deployed zip in Lambda's place, and checks that all of it i
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from suite import REPO
+from suite import run_mock_aws
 
 
 def test_the_streams_exercise_passes_on_the_aws_path():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ddbspec.mockaws",
-            "specs",
-            "-p",
-            "no:cacheprovider",
-            "-k",
-            "streams",
-            "-q",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    out = run_mock_aws("streams")
     summary = out.strip().splitlines()[-1]  # "13 passed, 49 deselected in 95.2s"
     assert re.fullmatch(r"\d+ passed, \d+ deselected in .*", summary), out
     assert "exercise 8 streams: on aws boto3" in out

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ddbspec import tables
-from ddbspec.datasets import LogRow, read_log_rows
+from ddbspec.datasets import LogRow, log_columns, read_log_rows
 
 HOST_GSI = tables.Index(
     "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "INCLUDE", non_key=("bytessent",)
@@ -28,19 +28,8 @@ COLUMNS = ("requestid", "host", "date", "hourofday", "timezone", "method", "url"
 
 
 def tlog_item(row: LogRow) -> dict[str, int | str]:
-    """One CSV row as load_tlog.py writes it: int for the numbers, the text for the rest."""
-    return {
-        "requestid": row.requestid,
-        "host": row.host,
-        "date": row.date,
-        "hourofday": int(row.hourofday),
-        "timezone": row.timezone,
-        "method": row.method,
-        "url": row.url,
-        "responsecode": row.responsecode,
-        "bytessent": row.bytessent,
-        "useragent": row.useragent,
-    }
+    """One CSV row as load_tlog.py writes it: the columns, without tlog_scan's shard keys."""
+    return log_columns(row, row.requestid)
 
 
 def tlog_items(path: Path) -> list[dict[str, int | str]]:
