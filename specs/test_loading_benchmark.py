@@ -8,15 +8,11 @@ loader, is the bottleneck. Run with ``pytest -m benchmark -n 0``.
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from ddbspec import datasets, loaders, tables
+from ddbspec import ceiling, datasets, loaders, tables
 
 pytestmark = pytest.mark.benchmark
-WORKER_COUNTS = (1, 2, 4, 8)
 ROUNDS = 5
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
 rates: dict[str, float] = {}
@@ -34,27 +30,9 @@ def prebuilt(employees):
     return list(loaders.batches(loaders.put_requests(items)))
 
 
-def raw_loop(client, table: str, batches: list, workers: int) -> None:
-    def write(batch: list) -> None:
-        pending = batch
-        while pending:
-            answer = client.batch_write_item(RequestItems={table: pending})
-            pending = answer.get("UnprocessedItems", {}).get(table, [])
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(write, batches))
-
-
 @pytest.fixture(scope="module")
 def best_workers(target, table, prebuilt) -> int:
-    """The raw loop's best worker count on this engine, measured now."""
-    client = target.client()
-    timings = {}
-    for workers in WORKER_COUNTS:
-        start = time.perf_counter()
-        raw_loop(client, table, prebuilt, workers)
-        timings[workers] = time.perf_counter() - start
-    return min(timings, key=timings.get)
+    return ceiling.best_workers(target.client(), table, prebuilt)
 
 
 def items_per_second(benchmark, items: int) -> float:
@@ -65,7 +43,10 @@ def test_raw_batch_write_loop(benchmark, target, table, prebuilt, best_workers, 
     client = target.client()
     benchmark.extra_info["workers"] = best_workers
     benchmark.pedantic(
-        raw_loop, args=(client, table, prebuilt, best_workers), rounds=ROUNDS, warmup_rounds=1
+        ceiling.raw_batch_write,
+        args=(client, table, prebuilt, best_workers),
+        rounds=ROUNDS,
+        warmup_rounds=1,
     )
     rates["raw"] = items_per_second(benchmark, model.items)
 
