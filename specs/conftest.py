@@ -13,6 +13,12 @@ from ddbspec.targets import Target
 
 
 @pytest.fixture(scope="session")
+def scale(pytestconfig: pytest.Config) -> int:
+    """Copies of each medium log row in the log tables (--scale)."""
+    return pytestconfig.getoption("scale")
+
+
+@pytest.fixture(scope="session")
 def employees(data_dir: Path) -> list[datasets.Employee]:
     return datasets.read_employees(data_dir / "employees.csv")
 

@@ -30,11 +30,6 @@ def files(data_dir):
 
 
 @pytest.fixture(scope="module")
-def scale(pytestconfig) -> int:
-    return pytestconfig.getoption("scale")
-
-
-@pytest.fixture(scope="module")
 def table(target):
     with target.table(tables.TLOG_SCAN, "tlog_bench") as name:
         yield name

@@ -15,25 +15,14 @@ import itertools
 import pytest
 
 from ddbspec import logtable, scans
-from ddbspec.datasets import FULL_SCALE, FileOrder
-from ddbspec.figures import LOG_PRINTED
-
-
-@pytest.fixture(scope="module")
-def scale(pytestconfig: pytest.Config) -> int:
-    return pytestconfig.getoption("scale")
+from ddbspec.datasets import FileOrder
+from ddbspec.figures import log_printed
 
 
 @pytest.fixture(scope="module")
 def tlog(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
     """tlog_scan with the medium files in natural order: every requestid distinct."""
     return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
-
-
-def printed(key: str, scale: int) -> str:
-    """The workshop's output, marked as a full-scale figure when the run is smaller."""
-    text = str(LOG_PRINTED[key])
-    return text if scale == FULL_SCALE else f"{text} (at --scale full)"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +52,7 @@ def test_sequential_scan_totals_the_bytes_of_every_request_not_200(
         "bytessent where responsecode <> 200, sequential scan",
         sequential.bytessent,
         model.bytes_not_200,
-        printed("scan bytessent", scale),
+        log_printed("scan bytessent", scale),
     )
     figures.record("items returned by the filter", sequential.count, model.items_not_200)
     figures.record("items read (ScannedCount)", sequential.scanned, model.items)
@@ -86,7 +75,7 @@ def test_parallel_scan_finds_the_same_total(parallel, sequential, tlog, scale, f
         f"bytessent where responsecode <> 200, {len(parallel.segments)} segments",
         parallel.bytessent,
         tlog.model.bytes_not_200,
-        printed("parallel scan bytessent", scale),
+        log_printed("parallel scan bytessent", scale),
     )
     assert parallel.bytessent == sequential.bytessent == tlog.model.bytes_not_200
     assert parallel.count == sequential.count

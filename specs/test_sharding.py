@@ -28,14 +28,10 @@ from ddbspec.figures import (
     WORKSHOP_SHARDS,
     WRITTEN_SHARDS,
     Spread,
+    log_printed,
 )
 
 PREFIXES = {NOT_FOUND: "404", NOT_FOUND_ON: "404 on 2017-07-21"}
-
-
-@pytest.fixture(scope="module")
-def scale(pytestconfig: pytest.Config) -> int:
-    return pytestconfig.getoption("scale")
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +42,6 @@ def corrected(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
 @pytest.fixture(scope="module")
 def replay(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
     return logtable.shared(target, data_dir, scale, FileOrder.REPLAY, pytestconfig)
-
-
-def printed(key: str, scale: int) -> str:
-    text = str(LOG_PRINTED[key])
-    return text if scale == FULL_SCALE else f"{text} (at --scale full)"
 
 
 @pytest.mark.parametrize("prefix", list(PREFIXES))
@@ -70,13 +61,16 @@ def test_workshop_run_replayed_shards_0_to_9(target, replay, scale, prefix, figu
     label = PREFIXES[prefix]
     per_shard, total = f"{label} per shard 0..9", f"{label} total"
     figures.record(
-        f"{label}, shards 0..9 (replay)", found.total, sum(expected.values()), printed(total, scale)
+        f"{label}, shards 0..9 (replay)",
+        found.total,
+        sum(expected.values()),
+        log_printed(total, scale),
     )
     figures.record(
         f"{label} per shard 0..9 (replay)",
         list(found.counts.values()),
         list(expected.values()),
-        printed(per_shard, scale),
+        log_printed(per_shard, scale),
     )
     assert found.counts == expected
     if scale == FULL_SCALE:  # the model reproduces the printed figures there (tests/)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ddbspec.datasets import (
     COPY_STRIDE,
+    FULL_SCALE,
     SHARDS,
     WORKER_STRIDE,
     Employee,
@@ -330,3 +331,10 @@ def model_of_log_printed(natural: LogFigures, replay: LogFigures) -> dict[str, A
         ),
         "404 on 2017-07-21 total": replay.total(NOT_FOUND_ON, WORKSHOP_SHARDS),
     }
+
+
+def log_printed(key: str, scale: int) -> str:
+    """The workshop's output for a log figure, marked as a full-scale figure when the run is
+    smaller (the workshop printed it for 250 copies)."""
+    text = str(LOG_PRINTED[key])
+    return text if scale == FULL_SCALE else f"{text} (at --scale full)"
