@@ -59,3 +59,12 @@ def run_mock_aws(selection: str, timeout: float = 900) -> str:
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     return out
+
+
+def fake_aws_credentials(monkeypatch, region: str, **extra: str) -> None:
+    """The environment moto's in-process mock is run with (as ddbspec.mockaws sets it)."""
+    from ddbspec.mockaws import FAKE_CREDENTIALS
+
+    for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, **extra}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

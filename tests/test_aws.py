@@ -13,7 +13,7 @@ from moto import mock_aws
 from ddbspec import aws
 from ddbspec.__main__ import main as command
 
-from suite import REPO
+from suite import REPO, fake_aws_credentials
 
 KEY = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -24,13 +24,7 @@ KEY = {
 
 @pytest.fixture
 def account(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "mock",
-        "AWS_SECRET_ACCESS_KEY": "mock",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, "us-east-1")
     with mock_aws():
         yield boto3.client("dynamodb", region_name="us-east-1")
 

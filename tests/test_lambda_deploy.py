@@ -22,6 +22,8 @@ from moto import mock_aws
 from ddbspec import lambda_deploy
 from ddbspec.lambda_deploy import Arn, DeployError, Names, deployed, execution_policy, leftovers
 
+from suite import fake_aws_credentials
+
 STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/run-tlog/stream/2026-11-29T00:00:00.000"
 NOTHING = {"timeout": 5.0, "poll": 0.01, "progress": lambda line: None}
 
@@ -96,14 +98,7 @@ def test_the_zip_holds_the_handler_alone_and_is_the_same_every_time():
 @pytest.fixture
 def aws(monkeypatch):
     """Clients on moto's in-process mock, and a table whose stream the function maps."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "mock",
-        "AWS_SECRET_ACCESS_KEY": "mock",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, "eu-west-1", AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled")
     with mock_aws():
 
         def clients(service: str) -> Any:

@@ -22,9 +22,12 @@ from ddbspec.datasets import (
     shard_of,
 )
 from ddbspec.errors import DataError
+from ddbspec.logtable import MEDIUM_FILES
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-MEDIUM = [DATA / "logfile_medium1.csv", DATA / "logfile_medium2.csv"]
+from suite import REPO
+
+DATA = REPO / "data"
+MEDIUM = [DATA / name for name in MEDIUM_FILES]
 ROW = (
     '7,192.168.1.198,2017-07-20,20,GMT-0700,GET,"/favicon.ico",404,146,'
     '"Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_5_7; en-us)"'

@@ -4,7 +4,6 @@ CSV rows, for the workshop's replayed run and for the corrected pattern."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +20,12 @@ from ddbspec.figures import (
     log_figures,
     model_of_log_printed,
 )
+from ddbspec.logtable import MEDIUM_FILES
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-MEDIUM = [DATA / "logfile_medium1.csv", DATA / "logfile_medium2.csv"]
+from suite import REPO
+
+DATA = REPO / "data"
+MEDIUM = [DATA / name for name in MEDIUM_FILES]
 
 
 @pytest.fixture(scope="module")
