@@ -48,16 +48,25 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def run_mock_aws(selection: str, timeout: float = 900) -> str:
-    """``pytest --aws -k SELECTION`` against moto's in-process mock; asserts it passed and
-    returns its output."""
+NOTHING_LEFT = "ddbspec.mockaws: the run left nothing in the mocked account"
+
+
+def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
+    """``python -m ddbspec.mockaws ARGS specs -q``: the --aws path against moto's in-process
+    mock (ARGS may start with the mock's faults); returns its exit status and output."""
     result = subprocess.run(
-        [sys.executable, "-m", "ddbspec.mockaws", "specs", "-p", "no:cacheprovider",
-         "-k", selection, "-q"],
+        [sys.executable, "-m", "ddbspec.mockaws", *args, "specs", "-p", "no:cacheprovider", "-q"],
         cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    return result.returncode, result.stdout + result.stderr
+
+
+def run_mock_aws(selection: str, timeout: float = 900) -> str:
+    """``pytest --aws -k SELECTION`` against the mock; asserts it passed and left nothing in
+    the mocked account, and returns its output."""
+    status, out = mock_aws("-k", selection, timeout=timeout)
+    assert status == 0, out
+    assert NOTHING_LEFT in out, out
     return out
 
 

@@ -67,6 +67,18 @@ def test_costs_are_estimated_before_anything_is_created():
     assert "100 WCU/RCU" in aws.employee_estimate("workshop")
 
 
+def test_the_log_tables_cost_follows_the_scale_unless_the_workshops_capacity_is_asked_for():
+    from ddbspec.tables import TLOG_SCAN
+
+    items = 2 * aws.LOG_ROWS * 4  # two file orders, two tables
+    assert f"~{2 * items:,} writes" in aws.log_estimate("on-demand", 4)  # table and index
+    small, full = (float(aws.log_estimate("on-demand", s).split("$")[1].split()[0])
+                   for s in (1, 250))  # fmt: skip
+    assert full > 100 * small
+    wcu = 2 * (TLOG_SCAN.write + sum(i.write for i in TLOG_SCAN.indexes))
+    assert f"the workshop's {wcu:,} WCU" in aws.log_estimate("workshop", 1)
+
+
 def test_the_header_names_account_region_tables_and_cost():
     result = subprocess.run(
         [

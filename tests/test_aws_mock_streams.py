@@ -13,7 +13,7 @@ from suite import run_mock_aws
 
 def test_the_streams_exercise_passes_on_the_aws_path():
     out = run_mock_aws("streams")
-    summary = out.strip().splitlines()[-1]  # "13 passed, 49 deselected in 95.2s"
+    summary = out.strip().splitlines()[-2]  # "13 passed, 49 deselected in 95.2s"
     assert re.fullmatch(r"\d+ passed, \d+ deselected in .*", summary), out
     assert "exercise 8 streams: on aws boto3" in out
     # the deployment was made and taken down, in order, visibly

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -125,8 +126,7 @@ def deploy(clients: Any, arn: str, **options: Any):
         names=Names.of("run-tlog"),
         stream_arn=arn,
         replica_table="run-tlog_replica",
-        tags={"ddbspec-run": "run"},
-        **{**NOTHING, **options},
+        **{"tags": {"ddbspec-run": "run"}, **NOTHING, **options},
     )
 
 
@@ -249,3 +249,42 @@ def test_the_suites_own_permissions_cover_every_call_the_deployment_makes(aws):
     tables = {"dynamodb:Scan"}  # granted by the suite's policy for its tables already
     assert recording.calls - tables <= granted, recording.calls - tables - granted
     assert "iam:PassRole" in granted  # CreateFunction hands the role to Lambda
+
+
+def test_a_killed_runs_deployment_is_found_by_its_tags_and_swept(aws):
+    from ddbspec import aws as account
+
+    clients, arn = aws
+    lookalike = {"RoleName": "run-lookalike-role", "Path": "/service-role/"}  # ours? no tags
+    clients("iam").create_role(**lookalike, AssumeRolePolicyDocument=json.dumps({}))
+    tags = {"project": "ddbspec", "ddbspec-run": "dead", "created-at": "2026-11-29T00:00:00"}
+    recording = Recording(clients)
+    with deploy(clients, arn, tags=tags) as d:  # still deployed: as a killed run left it
+        found = account.leftovers(recording, "run-")
+        assert [(r.kind, r.name) for r in found] == [
+            ("event source mapping", d.mapping_uuid),
+            ("function", "run-tlog-replica"),
+            ("role", "run-tlog-replica-role"),
+            ("log group", "/aws/lambda/run-tlog-replica"),
+        ]  # the tables of the fixture are not tagged as the suite's: not found, not touched
+        assert account.leftovers(clients, "run-", run="another") == []
+        deleted, failed = account.sweep(recording, found)
+        assert (deleted, failed) == (found, [])
+        assert recording.calls <= shipped_policy_actions(), (
+            recording.calls - shipped_policy_actions()
+        )
+        assert leftovers(clients, d) == []
+    roles = [r["RoleName"] for r in clients("iam").list_roles()["Roles"]]
+    assert roles == ["run-lookalike-role"]
+    assert len(clients("dynamodb").list_tables()["TableNames"]) == 2
+
+
+def shipped_policy_actions() -> set[str]:
+    """Every action lib/ddbspec/aws/policy.json grants (on some resource)."""
+    policy = json.loads((Path(lambda_deploy.__file__).parent / "aws" / "policy.json").read_text())
+    return {
+        action
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str)
+                       else statement["Action"])
+    }  # fmt: skip

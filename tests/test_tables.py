@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ddbspec import tables
 from ddbspec.errors import EngineError
 from ddbspec.tables import (
     EMPLOYEES,
@@ -122,3 +123,30 @@ def test_pending(desc: dict[str, object] | None, index: str | None, expected: st
 def test_an_active_table_without_the_index_is_an_engine_that_ignored_it() -> None:
     with pytest.raises(EngineError, match="ACTIVE but has no index gsi_city_dept"):
         pending(table("ACTIVE", gsi("ACTIVE")), "gsi_city_dept")
+
+
+class Creating:
+    """DescribeTable of a table that needs ``polls`` more looks before it is ACTIVE."""
+
+    def __init__(self, polls: int) -> None:
+        self.polls = polls
+
+    def describe_table(self, TableName: str) -> dict[str, object]:
+        self.polls -= 1
+        return {
+            "Table": {"TableName": TableName, "TableStatus": "CREATING" if self.polls else "ACTIVE"}
+        }
+
+
+def test_a_long_wait_says_what_it_waits_for(monkeypatch) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(tables, "say", said.append)
+    waits = tables.Waits(poll=0, timeout=60, every=0)
+    tables.wait_active(Creating(polls=3), "t", waits)
+    assert len(said) == 2 and said[0].startswith("table t: CREATING, waited 0 s of at most 60 s")
+
+
+def test_a_wait_that_times_out_says_what_was_still_pending() -> None:
+    waits = tables.Waits(poll=0, timeout=0.01)
+    with pytest.raises(EngineError, match="table t still CREATING after"):
+        tables.wait_active(Creating(polls=10**9), "t", waits)

@@ -3,7 +3,8 @@
 ``python -m ddbspec capabilities [ENGINE...]`` starts engines, probes them with the probes the
 suite runs at start, and prints what each supports (the README's table).
 ``python -m ddbspec sweep-aws [--region R] [--prefix P] [--yes]`` lists what killed runs left in
-an AWS account (tables named P-* carrying the suite's tags) and deletes them with --yes.
+an AWS account (tables, Lambda functions and their mappings, IAM roles, log groups, named P-*
+and carrying the suite's tags) and deletes them with --yes.
 """
 
 from __future__ import annotations
@@ -37,21 +38,25 @@ def capabilities(names: list[str]) -> str:
 
 
 def sweep_aws(region: str | None, prefix: str, yes: bool) -> int:
+    """List what earlier runs left (by name and tags), and delete it with ``yes``."""
     import boto3
 
     from ddbspec import aws
 
-    ddb = boto3.session.Session(region_name=region).client("dynamodb")
-    found = aws.leftovers(ddb, f"{prefix}-")
+    clients = boto3.session.Session(region_name=region).client
+    found = aws.leftovers(clients, f"{prefix}-")
     if not found:
-        print(f"nothing to sweep: no table named {prefix}-* carries the suite's tags")
+        print(f"nothing to sweep: nothing named {prefix}-* carries the suite's tags")
         return 0
-    print("left by earlier runs:\n  " + "\n  ".join(found))
+    print("left by earlier runs:\n  " + "\n  ".join(map(str, found)))
     if not yes:
         print("run again with --yes to delete them")
         return 1
-    print("deleted:\n  " + "\n  ".join(aws.sweep(ddb, found)))
-    return 0
+    deleted, failed = aws.sweep(clients, found)
+    print("deleted:\n  " + "\n  ".join(map(str, deleted)))
+    if failed:
+        print("could not delete:\n  " + "\n  ".join(failed))
+    return 2 if failed else 0
 
 
 def main(argv: list[str]) -> int:

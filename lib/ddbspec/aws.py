@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -51,29 +53,134 @@ def refused(error: BaseException) -> str | None:
     )
 
 
-def leftovers(ddb: Any, prefix: str) -> list[str]:
-    """Tables named ``prefix*`` that carry the project's tag: what killed runs left."""
-    found = []
+Clients = Callable[[str], Any]
+GONE = ("ResourceNotFoundException", "NoSuchEntity")
+# Deleted in this order: a mapping before its function, a role's inline policies before it.
+KINDS = ("event source mapping", "function", "role", "log group", "table")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing a run created in the account, found again by its name and tags."""
+
+    kind: str  # one of KINDS
+    name: str
+    run: str  # the ddbspec-run tag ("" for a mapping: it is found through its function)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}" + (f" (run {self.run})" if self.run else "")
+
+
+def ours(tags: dict[str, str], run: str | None = None) -> bool:
+    """Whether tags mark a resource of the suite (of run ``run``, if given)."""
+    return (
+        tags.get(PROJECT_TAG[0]) == PROJECT_TAG[1]
+        and RUN_TAG in tags
+        and run in (None, tags[RUN_TAG])
+    )
+
+
+def _pairs(tags: list[dict[str, str]]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def _tables(clients: Clients, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    ddb = clients("dynamodb")
     for page in ddb.get_paginator("list_tables").paginate():
         for name in page["TableNames"]:
-            if not name.startswith(prefix):
-                continue
-            arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
-            tags = {
-                t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]
-            }
-            if tags.get(PROJECT_TAG[0]) == PROJECT_TAG[1] and RUN_TAG in tags:
-                found.append(name)
-    return found
+            if name.startswith(prefix):
+                with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
+                    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+                    yield name, _pairs(ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
 
 
-def sweep(ddb: Any, names: list[str]) -> list[str]:
-    deleted = []
-    for name in names:
-        with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
+def _functions(clients: Clients, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    lam = clients("lambda")
+    for page in lam.get_paginator("list_functions").paginate():
+        for function in page["Functions"]:
+            if function["FunctionName"].startswith(prefix):
+                tags = lam.list_tags(Resource=function["FunctionArn"]).get("Tags", {})
+                yield function["FunctionName"], tags
+
+
+def _roles(clients: Clients, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    iam = clients("iam")
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix="/service-role/"):
+        for role in page["Roles"]:
+            if role["RoleName"].startswith(prefix):
+                yield (
+                    role["RoleName"],
+                    _pairs(iam.list_role_tags(RoleName=role["RoleName"])["Tags"]),
+                )
+
+
+def _log_groups(clients: Clients, prefix: str) -> Iterator[tuple[str, dict[str, str]]]:
+    logs = clients("logs")
+    pages = logs.get_paginator("describe_log_groups").paginate(
+        logGroupNamePrefix=f"/aws/lambda/{prefix}"
+    )
+    for page in pages:
+        for group in page["logGroups"]:
+            name = group["logGroupName"]
+            yield name, logs.list_tags_log_group(logGroupName=name).get("tags", {})
+
+
+def leftovers(clients: Clients, prefix: str, run: str | None = None) -> list[Resource]:
+    """What the suite created and is still there: named ``prefix*`` and tagged as the
+    suite's (by run ``run``, if given), with the mappings of those functions."""
+    found = []
+    for kind, listed in (
+        ("function", _functions),
+        ("role", _roles),
+        ("log group", _log_groups),
+        ("table", _tables),
+    ):
+        found += [Resource(kind, n, tags[RUN_TAG]) for n, tags in listed(clients, prefix)
+                  if ours(tags, run)]  # fmt: skip
+    lam = clients("lambda")
+    for function in [r.name for r in found if r.kind == "function"]:
+        for page in lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function):
+            found += [
+                Resource("event source mapping", m["UUID"], "") for m in page["EventSourceMappings"]
+            ]
+    return sorted(found, key=lambda r: (KINDS.index(r.kind), r.name))
+
+
+def _delete(clients: Clients, resource: Resource) -> None:
+    name = resource.name
+    if resource.kind == "event source mapping":
+        clients("lambda").delete_event_source_mapping(UUID=name)
+    elif resource.kind == "function":
+        clients("lambda").delete_function(FunctionName=name)
+    elif resource.kind == "role":
+        iam = clients("iam")
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        iam.delete_role(RoleName=name)
+    elif resource.kind == "log group":
+        clients("logs").delete_log_group(logGroupName=name)
+    else:
+        ddb = clients("dynamodb")
+        try:
             ddb.delete_table(TableName=name)
-            deleted.append(name)
-    return deleted
+        except ddb.exceptions.ResourceInUseException:  # still being created: wait for it
+            ddb.get_waiter("table_exists").wait(TableName=name)
+            ddb.delete_table(TableName=name)
+
+
+def sweep(clients: Clients, found: list[Resource]) -> tuple[list[Resource], list[str]]:
+    """Delete ``found`` in dependency order; every one is tried. Returns what was deleted
+    and, for what could not be, why (so nothing is silently left behind)."""
+    deleted, failed = [], []
+    for resource in sorted(found, key=lambda r: KINDS.index(r.kind)):
+        try:
+            _delete(clients, resource)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in GONE:
+                failed.append(f"{resource}: {refused(error) or error}")
+                continue
+        deleted.append(resource)
+    return deleted, failed
 
 
 def employee_estimate(capacity: str, tables: int = 5, items: int = 4000, indexes: int = 3) -> str:
@@ -84,3 +191,24 @@ def employee_estimate(capacity: str, tables: int = 5, items: int = 4000, indexes
         return f"about ${cost:.2f} (the workshop's 100 WCU/RCU per table and index, one hour)"
     writes = tables * items * 2  # each item into the table and gsi_overload
     return f"about ${on_demand_cost(writes, writes):.2f} (on-demand, ~{writes:,} writes)"
+
+
+LOG_ITEM_BYTES = 250  # a tlog_scan item with its shard keys, about
+LOG_ROWS = 4000  # rows of the two medium log files, copied --scale times
+
+
+def log_estimate(capacity: str, scale: int, tables: int = 2, scans: int = 3) -> str:
+    """What the log tables of exercises 2-3 cost (two file orders, so two tables): on-demand,
+    the writes into each table and its index and a few full scans; or the workshop's 5000 WCU
+    tables, by the started hour, which is what makes them dear."""
+    if capacity == "workshop":
+        from ddbspec.tables import TLOG_SCAN as t
+
+        wcu = tables * (t.write + sum(i.write for i in t.indexes))
+        rcu = tables * (t.read + sum(i.read for i in t.indexes))
+        cost = provisioned_cost(wcu, rcu, 1)
+        return f"about ${cost:.2f} (the workshop's {wcu:,} WCU and {rcu:,} RCU, one hour)"
+    items = tables * LOG_ROWS * scale
+    writes = items * 2  # the table and its sharded index
+    reads = scans * items * LOG_ITEM_BYTES // 4096 // 2 + 1  # eventually consistent scans
+    return f"about ${on_demand_cost(writes, reads):.2f} (on-demand, ~{writes:,} writes)"

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from ddbspec import replica
 from ddbspec.errors import DdbSpecError
 from ddbspec.loaders import count_items
+from ddbspec.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +326,7 @@ def deployed(
     tags: dict[str, str] | None = None,
     timeout: float = 300.0,
     poll: float = 2.0,
-    progress: Progress = log.info,
+    progress: Progress = say,
 ) -> Iterator[Deployment]:
     """Deploy the replication function on ``stream_arn``; remove everything afterwards."""
     where = Arn.of(stream_arn)
@@ -448,7 +449,7 @@ def remove(
     d: Deployment,
     timeout: float = 300.0,
     poll: float = 2.0,
-    progress: Progress = log.info,
+    progress: Progress = say,
 ) -> None:
     """Delete what ``d`` created, newest first; every step is tried even if one fails or
     Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
@@ -557,7 +558,7 @@ def wait_for_items(
     expected: int,
     timeout: float = 600.0,
     poll: float = 5.0,
-    progress: Progress = log.info,
+    progress: Progress = say,
 ) -> int:
     """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
     ddb, lam = clients("dynamodb"), clients("lambda")

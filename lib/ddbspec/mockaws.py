@@ -1,16 +1,30 @@
 """Run the suite's ``--aws`` path against moto's in-process mock of the AWS endpoints.
 
-``python -m ddbspec.mockaws [PYTEST ARGS]`` is ``pytest --aws`` with every boto3 call answered
-in-process by moto: no account, no cost, and no endpoint URL, so the code path is the real
-AWS one (credentials, region, waits, tags, cleanup). What moto cannot run (a Lambda function's
-code) the specs say so themselves.
+``python -m ddbspec.mockaws [FAULTS] [PYTEST ARGS]`` is ``pytest --aws`` with every boto3 call
+answered in-process by moto: no account, no cost, and no endpoint URL, so the code path is the
+real AWS one (credentials, region, waits, tags, cleanup). What moto cannot run (a Lambda
+function's code) the specs say so themselves.
+
+FAULTS make the mock behave as AWS does when things go wrong, to see the suite cope:
+``--deny ACTION`` refuses every call of ACTION (e.g. dynamodb:UpdateTable) as IAM does, in the
+service's own wire format; ``--throttle ACTION:N`` answers its first N calls with a throttling
+error; ``--interrupt ACTION:N`` presses Ctrl-C right after the Nth call has been answered.
+When pytest is done, whatever the run left in the mocked account is listed, and a run that
+left anything (without --keep-tables) fails.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
 import os
 import sys
 import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -23,10 +37,83 @@ FAKE_CREDENTIALS = {
     # (123456789012.streams-ddb.<region>.amazonaws.com), which moto does not route: 404.
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
+LEFTOVERS = 3  # exit status of a run that passed but left something in the account
+# botocore's service ids, where IAM's action prefix differs
+IAM_PREFIX = {"dynamodb-streams": "dynamodb", "cloudwatch-logs": "logs"}
+THROTTLED = {"dynamodb": "ProvisionedThroughputExceededException"}
 
 
-def serialize_requests() -> None:
-    """Answer one request at a time, as a server would.
+def action_of(event_name: str) -> str:
+    """'dynamodb:CreateTable' for botocore's event 'before-send.dynamodb.CreateTable'."""
+    _, service, operation = event_name.split(".", 2)
+    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+
+
+def counted(text: str) -> tuple[str, int]:
+    """'ACTION:N' (N defaults to 1), for --throttle and --interrupt."""
+    action, _, n = text.rpartition(":") if text.count(":") > 1 else (text, "", "1")
+    if not n.isdigit() or int(n) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ACTION or ACTION:N with N >= 1")
+    return action, int(n)
+
+
+@dataclass
+class Faults:
+    """What the mock does wrong on purpose, and how many calls of each action it has seen."""
+
+    deny: set[str] = field(default_factory=set)
+    throttle: dict[str, int] = field(default_factory=dict)
+    interrupt: dict[str, int] = field(default_factory=dict)
+    active: bool = True
+    seen: Counter[str] = field(default_factory=Counter)
+
+
+def error_response(request: Any, status: int, code: str, message: str) -> Any:
+    """An error as the service itself sends it: JSON services (DynamoDB, Logs) put the code in
+    __type, query services (IAM, STS) in an XML ErrorResponse, REST ones (Lambda) in a header."""
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
+
+    kind = request.headers.get("Content-Type", b"")
+    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    headers = {"x-amzn-RequestId": "ddbspec-mock"}
+    if "amz-json" in kind:
+        headers["Content-Type"] = kind
+        body = json.dumps({"__type": f"com.amazon.coral.service#{code}", "message": message})
+    elif "x-www-form-urlencoded" in kind:
+        headers["Content-Type"] = "text/xml"
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>ddbspec-mock</RequestId>"
+            "</ErrorResponse>"
+        )
+    else:
+        headers.update({"Content-Type": "application/json", "x-amzn-ErrorType": code})
+        body = json.dumps({"Type": "User", "message": message})
+    return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+
+def refusal(request: Any, action: str) -> Any:
+    message = (
+        f"User: arn:aws:sts::123456789012:assumed-role/ddbspec-mock/run is not authorized to "
+        f"perform: {action} on resource: * because no identity-based policy allows the "
+        f"{action} action"
+    )
+    service = action.split(":")[0]
+    if service in ("iam", "sts"):  # the query services
+        return error_response(request, 403, "AccessDenied", message)
+    status = 403 if service == "lambda" else 400
+    return error_response(request, status, "AccessDeniedException", message)
+
+
+def throttling(request: Any, action: str) -> Any:
+    code = THROTTLED.get(action.split(":")[0], "ThrottlingException")
+    return error_response(request, 400, code, f"Rate exceeded (simulated for {action})")
+
+
+@contextlib.contextmanager
+def answering(faults: Faults | None = None) -> Iterator[Faults]:
+    """moto answers one request at a time, as a server would, with ``faults`` applied.
 
     moto's in-process backend is not thread-safe: parallel BatchWriteItems into a new
     partition can lose items (seen: 3997 of 4000). The suite's loaders and lock writers are
@@ -34,26 +121,77 @@ def serialize_requests() -> None:
     """
     from moto.core.botocore_stubber import BotocoreStubber
 
-    answer, lock = BotocoreStubber.process_request, threading.Lock()
+    faults = faults or Faults()
+    answer, lock = BotocoreStubber.__call__, threading.Lock()
 
-    def one_at_a_time(self: BotocoreStubber, request: object) -> object:
+    def one_at_a_time(self: BotocoreStubber, event_name: str, request: Any, **kw: Any) -> Any:
+        if not self.enabled:
+            return None
+        action = action_of(event_name)
         with lock:
-            return answer(self, request)
+            faults.seen[action] += 1
+            n = faults.seen[action]
+            if faults.active and action in faults.deny:
+                return refusal(request, action)
+            if faults.active and n <= faults.throttle.get(action, 0):
+                return throttling(request, action)
+            response = answer(self, event_name, request, **kw)
+        if faults.active and n == faults.interrupt.get(action):
+            raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.mockaws) after {action}")
+        return response
 
-    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
+    BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
+    try:
+        yield faults
+    finally:
+        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
-def main(args: list[str]) -> int:
+def inventory() -> list[str]:
+    """Everything in the mocked account that a run could have created: in a mock, all of it
+    is the suite's, so nothing is filtered by name or tag."""
+    import boto3
+
+    client = boto3.session.Session().client
+    ddb, lam, iam, logs = client("dynamodb"), client("lambda"), client("iam"), client("logs")
+    return [
+        *(f"table {n}" for n in ddb.list_tables()["TableNames"]),
+        *(f"event source mapping {m['UUID']}" for m in
+          lam.list_event_source_mappings()["EventSourceMappings"]),
+        *(f"function {f['FunctionName']}" for f in lam.list_functions()["Functions"]),
+        *(f"role {r['RoleName']}" for r in iam.list_roles()["Roles"]),
+        *(f"log group {g['logGroupName']}" for g in logs.describe_log_groups()["logGroups"]),
+    ]  # fmt: skip
+
+
+def parse(argv: list[str]) -> tuple[Faults, list[str]]:
+    """The mock's own options; everything else is pytest's."""
+    parser = argparse.ArgumentParser(prog="python -m ddbspec.mockaws", allow_abbrev=False)
+    parser.add_argument("--deny", action="append", default=[], metavar="ACTION")
+    parser.add_argument("--throttle", action="append", type=counted, default=[])
+    parser.add_argument("--interrupt", action="append", type=counted, default=[])
+    known, rest = parser.parse_known_args(argv)
+    return Faults(set(known.deny), dict(known.throttle), dict(known.interrupt)), rest
+
+
+def main(argv: list[str]) -> int:
     from moto import mock_aws
 
     from ddbspec import mocklambda
 
-    serialize_requests()
+    faults, args = parse(argv)
     mocklambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
-    with mock_aws():
-        return int(pytest.main(["--aws", "-p", "no:xdist", *args]))
+    with mock_aws(), answering(faults):
+        status = int(pytest.main(["--aws", "-p", "no:xdist", *args]))
+        faults.active = False
+        left = inventory()
+    if not left:
+        print("ddbspec.mockaws: the run left nothing in the mocked account")
+        return status
+    print("ddbspec.mockaws: left in the mocked account:\n  " + "\n  ".join(left))
+    return status or (0 if "--keep-tables" in args else LEFTOVERS)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ddbspec import aws, engines, targets
+from ddbspec import aws, clients, engines, progress, targets
 from ddbspec.datasets import verify_manifest
 from ddbspec.engines import Settings
 from ddbspec.errors import DdbSpecError
@@ -158,7 +159,8 @@ def pytest_configure(config: pytest.Config) -> None:
         owner_pid=os.getpid(),
     )
     config.stash[SETTINGS] = settings
-    config.pluginmanager.register(Summary(), "ddbspec-summary")
+    config.pluginmanager.register(Summary(settings.engine), "ddbspec-summary")
+    progress.show_with(terminal_lines(config))
     try:
         config._ddbspec_data = verify_manifest(config.getoption("data_dir"))  # type: ignore[attr-defined]
         for name in targets.pool(settings):
@@ -182,11 +184,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for engine, deleted in targets.sweep_run(settings).items():
         (reporter.write_line if reporter else print)(
-            f"ddbspec: deleted {len(deleted)} table(s) of run {settings.run_id} on {engine}: "
+            f"ddbspec: swept {len(deleted)} leftover(s) of run {settings.run_id} on {engine}: "
             + ", ".join(deleted)
         )
     engines.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
+    progress.show_with(None)
+
+
+def terminal_lines(config: pytest.Config) -> Callable[[str], None]:
+    """A sink for ``progress.say``: the line on the terminal, through pytest's capture."""
+
+    def show(line: str) -> None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if capture is None or reporter is None:
+            return
+        terminal = config.get_terminal_writer()
+        with capture.global_and_fixture_disabled():
+            if terminal.width_of_current_line:  # after a test's dot
+                terminal.line()
+            terminal.line(f"ddbspec: {line}")
+
+    return show
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -199,18 +219,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"scale {config.getoption('scale')}; data {data} (manifest verified)"
     ]
     if settings.engine == "aws":
-        lines.append(aws_header(settings))
+        lines.append(aws_header(settings, config.getoption("scale")))
     return lines
 
 
-def aws_header(settings: Settings) -> str:
+def aws_header(settings: Settings, copies: int) -> str:
     """Before anything is created: where, as whom, what, and what it may cost."""
     info = engines.ENGINES["aws"].start(settings)
+    base = f"{settings.table_prefix}-{settings.run_id}-"
     return (
         f"ddbspec: AWS account {aws.account(info)}, region {info.region}: creates tables "
-        f"{settings.table_prefix}-{settings.run_id}-*, tagged {aws.RUN_TAG}={settings.run_id}, "
-        f"deleted when the run ends; the employee exercises cost "
-        f"{aws.employee_estimate(settings.aws_capacity)}"
+        f"{base}* and, for exercise 8, a Lambda function, its IAM role (service-role/) and "
+        f"its log group named {base}*-replica, all tagged {aws.RUN_TAG}={settings.run_id} and "
+        f"deleted when the run ends. Cost: the employee exercises "
+        f"{aws.employee_estimate(settings.aws_capacity)}; the log tables at scale {copies} "
+        f"{aws.log_estimate(settings.aws_capacity, copies)}"
     )
 
 
@@ -287,6 +310,8 @@ def _ddbspec_engine_served(request: pytest.FixtureRequest) -> Any:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """The suite's own errors say what to do: show their message, not a traceback."""
     report = yield
+    if call.when == "teardown" and (retried := clients.RETRIES.take()):
+        report.user_properties.append(("ddbspec.retries", json.dumps(retried)))
     error = call.excinfo.value if call.excinfo is not None else None
     if isinstance(error, DdbSpecError):
         report.longrepr = f"{type(error).__name__}: {error}"
@@ -311,8 +336,10 @@ def compared(row: dict[str, Any]) -> str:
 class Summary:
     """Collects, in the controller, what the specs recorded, and prints it at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
         self.results: dict[str, dict] = defaultdict(lambda: {"engines": set(), "figures": {}})
+        self.retries: Counter[str] = Counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         ours = [(k, v) for k, v in report.user_properties if k.startswith("ddbspec.")]
@@ -322,6 +349,8 @@ class Summary:
         for key, value in ours:
             if key == "ddbspec.engine":
                 result["engines"].add(value)
+            elif key == "ddbspec.retries":
+                self.retries.update(json.loads(value))
             elif key == "ddbspec.figure":
                 row = json.loads(value)
                 result["figures"][row["name"]] = row
@@ -341,3 +370,14 @@ class Summary:
                     f"    {row['name']:<50} measured {row['measured']!s:>8} "
                     f"{compared(row)}{printed}"
                 )
+        tr.write_line(retried(self.retries, self.engine))
+
+
+def retried(counts: Counter[str], engine: str) -> str:
+    """The SDK's retries in the run, by cause: throttling and transient errors are retried,
+    never hidden."""
+    mode = "adaptive" if engine == "aws" else "standard"
+    if not counts:
+        return f"SDK retries ({mode} mode): none"
+    causes = ", ".join(f"{code} {n}" for code, n in counts.most_common())
+    return f"SDK retries ({mode} mode): {sum(counts.values())} ({causes})"

@@ -1,4 +1,4 @@
-"""A one-line progress bar for long loads, drawn only on a terminal.
+"""A one-line progress bar for long loads, drawn only on a terminal, and ``say`` for waits.
 
 A million-item load takes minutes on a local engine; a bar with the rate and the time left
 tells the user it is moving. It writes to stderr only when stderr is a TTY, so logs, CI and
@@ -7,11 +7,29 @@ pytest's captured output never see it, and it needs nothing beyond the standard 
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 WIDTH = 30
+log = logging.getLogger("ddbspec")
+_shown: Callable[[str], None] | None = None
+
+
+def say(line: str) -> None:
+    """A line for the user while something slow runs (a table or an index being created on
+    AWS, a deployment): logged, and shown on the terminal when the plugin has set a sink."""
+    log.info(line)
+    if _shown is not None:
+        _shown(line)
+
+
+def show_with(sink: Callable[[str], None] | None) -> None:
+    """Where ``say`` shows its lines: the pytest plugin sets the terminal, None unsets it."""
+    global _shown
+    _shown = sink
 
 
 def _duration(seconds: float) -> str:

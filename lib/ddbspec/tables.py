@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddbspec.errors import EngineError
+from ddbspec.progress import say
 
 Key = tuple[str, str]  # (attribute name, "S" | "N" | "B")
 
@@ -71,6 +72,7 @@ class Waits:
 
     poll: float = 0.05
     timeout: float = 120.0
+    every: float = 10.0  # how often a long wait says what it is waiting for
 
 
 def key_schema(hash_key: Key, range_key: Key | None) -> list[dict[str, str]]:
@@ -180,18 +182,24 @@ def _describe(client: Any, name: str) -> dict[str, Any] | None:
 def _poll(
     client: Any, name: str, waits: Waits, check: Callable[[dict[str, Any] | None], str | None]
 ) -> dict[str, Any] | None:
-    start = time.monotonic()
+    """Poll until ``check`` has nothing left to wait for; say what is pending every
+    ``waits.every`` seconds (minutes on AWS for an index), fail with it at the timeout."""
+    start = said = time.monotonic()
     while True:
         desc = _describe(client, name)
         what = check(desc)
         if what is None:
             return desc
-        elapsed = time.monotonic() - start
+        now = time.monotonic()
+        elapsed = now - start
         if elapsed >= waits.timeout:
             raise EngineError(
                 f"table {name} still {what} after {elapsed:.1f} s: the engine may be stuck or "
                 f"overloaded; restart it, or give it longer than {waits.timeout:g} s"
             )
+        if now - said >= waits.every:
+            say(f"table {name}: {what}, waited {elapsed:.0f} s of at most {waits.timeout:g} s")
+            said = now
         time.sleep(waits.poll)
 
 

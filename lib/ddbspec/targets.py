@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from ddbspec import engines, tables
+from ddbspec import aws, engines, tables
 from ddbspec.engines import EngineInfo, Settings
 from ddbspec.probes import CAPABILITIES
 
@@ -140,8 +140,9 @@ def cached(ddb: Any, name: str, fingerprint: str) -> bool:
 
 
 def sweep_run(settings: Settings) -> dict[str, list[str]]:
-    """Delete every table of this run still standing on any engine it used (a spec killed
-    before its teardown, a shared table); the run id in their names makes them this run's."""
+    """Delete everything of this run still standing on any engine it used (a spec killed
+    before its teardown, a shared table; on AWS also exercise 8's function, role and log
+    group): the run id in their names, and on AWS in their tags, makes them this run's."""
     if settings.keep_tables:
         return {}
     swept = {}
@@ -150,5 +151,13 @@ def sweep_run(settings: Settings) -> dict[str, list[str]]:
         if info.error or info.unavailable:
             continue
         with contextlib.suppress(Exception):  # an engine that died has nothing left to delete
-            swept[info.name] = engines.sweep(info, f"{settings.table_prefix}-{settings.run_id}-")
-    return {name: tables for name, tables in swept.items() if tables}
+            swept[info.name] = _sweep(info, settings)
+    return {name: left for name, left in swept.items() if left}
+
+
+def _sweep(info: EngineInfo, settings: Settings) -> list[str]:
+    prefix = f"{settings.table_prefix}-{settings.run_id}-"
+    if info.name != "aws":
+        return engines.sweep(info, prefix)
+    deleted, failed = aws.sweep(info.client, aws.leftovers(info.client, prefix, settings.run_id))
+    return [str(r) for r in deleted] + [f"NOT DELETED {why}" for why in failed]
