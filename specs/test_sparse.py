@@ -17,13 +17,29 @@ pytestmark = pytest.mark.needs("online_gsi")
 
 
 @pytest.fixture(scope="module")
-def table(target, employees_table):
-    tables.add_index(target.client(), employees_table, tables.GSI_MANAGER, target.waits)
+def ddb(target):
+    return target.client()
+
+
+@pytest.fixture(scope="module")
+def table(target, ddb, employees_table):
+    tables.add_index(ddb, employees_table, tables.GSI_MANAGER, target.waits)
     return employees_table
 
 
-def test_table_scan_reads_every_item_to_find_the_managers(target, table, model, figures):
-    result = queries.managers_by_table_scan(target.client(), table, page_size=100)
+@pytest.fixture(scope="module")
+def by_table_scan(ddb, table) -> queries.ScanResult:
+    """The managers found by scanning the table: 40 pages, asked once for the module."""
+    return queries.managers_by_table_scan(ddb, table, page_size=100)
+
+
+@pytest.fixture(scope="module")
+def by_sparse_index(ddb, table) -> queries.ScanResult:
+    return queries.managers_by_sparse_index(ddb, table, page_size=100)
+
+
+def test_table_scan_reads_every_item_to_find_the_managers(by_table_scan, model, figures):
+    result = by_table_scan
     printed = WORKSHOP_PRINTED["managers by table scan"]
     figures.record("managers found by a table scan", result.count, model.managers, printed)
     figures.record("items scanned by the table scan", result.scanned, model.items)
@@ -31,8 +47,8 @@ def test_table_scan_reads_every_item_to_find_the_managers(target, table, model, 
     assert result.scanned == model.items
 
 
-def test_sparse_index_scan_reads_only_the_managers(target, table, model, figures):
-    result = queries.managers_by_sparse_index(target.client(), table, page_size=100)
+def test_sparse_index_scan_reads_only_the_managers(by_sparse_index, model, figures):
+    result = by_sparse_index
     printed = WORKSHOP_PRINTED["managers by sparse index"]
     figures.record("managers found by the sparse index", result.count, model.managers, printed)
     figures.record("items scanned in the sparse index", result.scanned, model.managers)
@@ -41,15 +57,12 @@ def test_sparse_index_scan_reads_only_the_managers(target, table, model, figures
     assert {int(i["employeeid"]) for i in result.items} == model.manager_ids
 
 
-def test_both_ways_find_the_same_managers(target, table):
-    ddb = target.client()
-    by_scan = queries.managers_by_table_scan(ddb, table, page_size=100).items
-    by_index = queries.managers_by_sparse_index(ddb, table, page_size=100).items
+def test_both_ways_find_the_same_managers(by_table_scan, by_sparse_index):
+    by_scan, by_index = by_table_scan.items, by_sparse_index.items
     assert sorted(i["employeeid"] for i in by_scan) == sorted(i["employeeid"] for i in by_index)
 
 
-def test_index_holds_one_entry_per_manager(target, table, model):
+def test_index_holds_one_entry_per_manager(ddb, table, model):
     """The index is sparse: one entry per manager, against four items per employee."""
-    ddb = target.client()
     assert loaders.count_items(ddb, table, index=tables.GSI_MANAGER.name) == model.managers
     assert loaders.count_items(ddb, table) == model.items

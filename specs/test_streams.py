@@ -38,7 +38,8 @@ from ddbspec.targets import Target
 
 pytestmark = pytest.mark.needs("streams")
 
-POLL = 0.05  # seconds between polls of an idle shard (Lambda polls four times a second)
+POLL = 0.25  # seconds between polls of an idle shard: Lambda's four a second. The module's
+# mapping idles through every other test, and a faster poll only took the engine from them
 QUICK = Retry(attempts=2, backoff=0.01)  # faults are injected on purpose: retry at once
 WAIT = 120.0  # seconds a consumer may take to catch up
 LAMBDA_WAIT = 900.0  # seconds the deployed function may take to replicate the load on AWS
@@ -50,6 +51,15 @@ def snapshot(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
     return {item["requestid"]["N"]: item for page in pages for item in page["Items"]}
 
 
+@dataclass(frozen=True)
+class Clients:
+    """The module's clients, made once and shared by its threads (boto3's clients are
+    thread-safe): making one costs the test process about 150 ms of CPU."""
+
+    ddb: Any
+    streams: Any
+
+
 @dataclass
 class Source:
     """A table with a stream; ``end.now()`` is where its stream ends (read incrementally)."""
@@ -57,6 +67,7 @@ class Source:
     name: str
     stream: streams.Stream
     end: streams.StreamEnd
+    clients: Clients
     _seen: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def items(self, ddb: Any) -> dict[str, dict[str, Any]]:
@@ -68,10 +79,10 @@ class Source:
         return self._seen[key]
 
 
-def runner(target: Target, source: Source, handler: Any, **options: Any) -> Runner:
+def runner(source: Source, handler: Any, **options: Any) -> Runner:
     """A local event source mapping on the source's stream: batches of 100, TRIM_HORIZON."""
     options.setdefault("poll_interval", POLL)
-    return Runner(target.client("dynamodbstreams"), source.stream.arn, handler, **options)
+    return Runner(source.clients.streams, source.stream.arn, handler, **options)
 
 
 def caught_up(source: Source, consumer: Runner) -> None:
@@ -84,17 +95,24 @@ def rows(data_dir) -> list[dict[str, Any]]:
     return tlog.tlog_items(data_dir / "logfile_stream.csv")
 
 
+@pytest.fixture(scope="module")
+def clients(target: Target) -> Clients:
+    return Clients(target.client(), target.client("dynamodbstreams"))
+
+
 @contextlib.contextmanager
-def source_table(target: Target, base: str, view: str = "NEW_IMAGE") -> Iterator[Source]:
+def source_table(
+    target: Target, clients: Clients, base: str, view: str = "NEW_IMAGE"
+) -> Iterator[Source]:
     """A tlog table whose stream is enabled afterwards with UpdateTable, as the workshop does."""
     with target.table(tlog.TLOG, base) as name:
-        stream = streams.enable_stream(target.client(), name, target.waits, view)
-        yield Source(name, stream, streams.StreamEnd(target.client("dynamodbstreams"), stream.arn))
+        stream = streams.enable_stream(clients.ddb, name, target.waits, view)
+        yield Source(name, stream, streams.StreamEnd(clients.streams, stream.arn), clients)
 
 
 @pytest.fixture(scope="module")
-def source(target: Target) -> Iterator[Source]:
-    with source_table(target, "tlog") as s:
+def source(target: Target, clients: Clients) -> Iterator[Source]:
+    with source_table(target, clients, "tlog") as s:
         yield s
 
 
@@ -134,11 +152,11 @@ def replication(target: Target, source: Source, rows, request) -> Iterator[Repli
             with deployed_function(target, source, name, rows, progress(request)) as r:
                 yield r
             return
-        mapping = runner(target, source, replica.Replicator(name, target.client()))
+        mapping = runner(source, replica.Replicator(name, source.clients.ddb))
         settings = {"EventSourceArn": source.stream.arn, "BatchSize": mapping.batch_size,
                     "StartingPosition": mapping.start_position}  # fmt: skip
         with mapping.running():
-            loaders.load_verified(target.client(), source.name, rows)
+            loaders.load_verified(source.clients.ddb, source.name, rows)
             replication = Replication(name, settings, lambda: caught_up(source, mapping))
             replication.caught_up()
             yield replication
@@ -172,7 +190,7 @@ def deployed_function(
                 else contextlib.nullcontext()
             )
             with stand_in as in_lambdas_place:
-                loaders.load_verified(target.client(), source.name, rows)
+                loaders.load_verified(source.clients.ddb, source.name, rows)
                 lambda_deploy.wait_for_items(
                     target.client, deployment, len(rows), LAMBDA_WAIT, target.info.poll, say
                 )
@@ -196,7 +214,7 @@ def lambda_caught_up(
     if stand_in is not None:
         caught_up(source, stand_in)
         return
-    ddb = target.client()
+    ddb = source.clients.ddb
     deadline = time.monotonic() + WAIT
     while snapshot(ddb, replica_table) != source.items(ddb):
         if time.monotonic() > deadline:
@@ -213,24 +231,24 @@ def fresh_replica(target: Target, request) -> Iterator[str]:
 
 
 @pytest.fixture
-def small_source(target: Target, rows) -> Iterator[Source]:
+def small_source(target: Target, clients: Clients, rows) -> Iterator[Source]:
     """A source of its own with the first 250 rows: three batches, for faults of the stream."""
-    with source_table(target, "tlog_small") as small:
-        loaders.load_verified(target.client(), small.name, rows[:250])
+    with source_table(target, clients, "tlog_small") as small:
+        loaders.load_verified(clients.ddb, small.name, rows[:250])
         yield small
 
 
 # --- the workshop's claim ---------------------------------------------------------------
 
 
-def test_the_replica_holds_every_row_of_the_csv(target, replication, rows, figures):
-    count = loaders.count_items(target.client(), replication.replica)
+def test_the_replica_holds_every_row_of_the_csv(clients, replication, rows, figures):
+    count = loaders.count_items(clients.ddb, replication.replica)
     figures.record("replica scan Count", count, len(rows), printed="2000 2000")
     assert count == len(rows)
 
 
-def test_every_replica_item_equals_its_source_item(target, source, replication, rows, figures):
-    ddb = target.client()
+def test_every_replica_item_equals_its_source_item(source, replication, rows, figures):
+    ddb = source.clients.ddb
     source_items = source.items(ddb)
     replica_items = snapshot(ddb, replication.replica)
     equal = sum(replica_items.get(k) == item for k, item in source_items.items())
@@ -250,7 +268,7 @@ def test_the_stream_is_mapped_as_the_workshop_maps_it(target, source, replicatio
     that every resource it created is gone.
     """
     m = replication.mapping
-    assert m["EventSourceArn"] == streams.find_stream(target.client(), source.name).arn
+    assert m["EventSourceArn"] == streams.find_stream(source.clients.ddb, source.name).arn
     assert (m["BatchSize"], m["StartingPosition"]) == (100, "TRIM_HORIZON")
     d = replication.deployment
     if d is None:  # no Lambda here: the suite's runner is the mapping, with the same handler
@@ -287,8 +305,8 @@ def test_the_stream_is_mapped_as_the_workshop_maps_it(target, source, replicatio
 # --- what the workshop's function did not do -------------------------------------------
 
 
-def test_a_modify_and_a_remove_reach_the_replica(target, source, replication, rows, figures):
-    ddb = target.client()
+def test_a_modify_and_a_remove_reach_the_replica(source, replication, rows, figures):
+    ddb = source.clients.ddb
     replication.caught_up()
     before = source.items(ddb)  # what the replica held, as the test above shows
     changed, removed = (str(row["requestid"]) for row in rows[:2])
@@ -320,12 +338,12 @@ class IgnoresRemoves:
 
 
 def test_a_function_that_ignores_removes_leaves_the_replica_drifting(
-    target, source, replication, rows, fresh_replica, figures
+    source, replication, rows, fresh_replica, figures
 ):
-    ddb = target.client()
+    ddb = source.clients.ddb
     gone = str(rows[2]["requestid"])
     ddb.delete_item(TableName=source.name, Key={"requestid": {"N": gone}})
-    workshop_like = runner(target, source, IgnoresRemoves(replica.Replicator(fresh_replica, ddb)))
+    workshop_like = runner(source, IgnoresRemoves(replica.Replicator(fresh_replica, ddb)))
     with workshop_like.running():
         caught_up(source, workshop_like)
     source_keys = set(source.items(ddb))
@@ -365,9 +383,9 @@ class Deliveries:
 
 
 def test_a_failed_batch_is_retried_and_nothing_is_lost_or_duplicated(
-    target, source, replication, fresh_replica, figures
+    source, replication, fresh_replica, figures
 ):
-    ddb = target.client()
+    ddb = source.clients.ddb
     apply = replica.Replicator(fresh_replica, ddb)
 
     def crash_midway(invocation: int, records: list[dict]) -> None:
@@ -376,7 +394,7 @@ def test_a_failed_batch_is_retried_and_nothing_is_lost_or_duplicated(
             raise RuntimeError("the function crashed halfway through its batch")
 
     deliveries = Deliveries(apply, crash_midway)
-    consumer = runner(target, source, deliveries, retry=QUICK)
+    consumer = runner(source, deliveries, retry=QUICK)
     with consumer.running():
         caught_up(source, consumer)
     redelivered = sorted(int(s) for s, n in deliveries.by_record.items() if n > 1)
@@ -389,9 +407,9 @@ def test_a_failed_batch_is_retried_and_nothing_is_lost_or_duplicated(
 
 
 def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
-    target, source, replication, fresh_replica, figures
+    source, replication, fresh_replica, figures
 ):
-    ddb = target.client()
+    ddb = source.clients.ddb
     apply = replica.Replicator(fresh_replica, ddb)
     first: dict[str, Runner] = {}
 
@@ -402,7 +420,7 @@ def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
             raise RuntimeError("stopped before the checkpoint")
 
     before = Deliveries(apply, stop_after_writing)
-    first["runner"] = stopped = runner(target, source, before, retry=QUICK)
+    first["runner"] = stopped = runner(source, before, retry=QUICK)
     with stopped.running():
         stopped._thread.join(WAIT)  # it stops by itself, on the fifth batch
     kept = Checkpoint.from_json(stopped.checkpoint.to_json())  # stored, as a process would
@@ -411,7 +429,7 @@ def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
     assert 0 < partial < len(source.items(ddb))
 
     after = Deliveries(apply)
-    resumed = runner(target, source, after, checkpoint=kept)
+    resumed = runner(source, after, checkpoint=kept)
     with resumed.running():
         caught_up(source, resumed)
     figures.record("batches applied before the stop", stopped.stats.batches, 4)
@@ -423,25 +441,24 @@ def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
 # --- bad input ---------------------------------------------------------------------------
 
 
-def test_a_table_without_a_stream_is_refused_naming_it(target):
+def test_a_table_without_a_stream_is_refused_naming_it(target, clients):
     with (
         target.table(tlog.TLOG, "tlog_nostream") as name,
         pytest.raises(StreamError) as refused,
     ):
-        streams.find_stream(target.client(), name)
+        streams.find_stream(clients.ddb, name)
     assert f"table {name} has no enabled stream" in str(refused.value)
     assert f"update-table --table-name {name} --stream-specification" in str(refused.value)
 
 
 def test_a_stream_without_new_images_is_refused_and_its_records_are_not_skipped(
-    target, rows, fresh_replica
+    target, clients, rows, fresh_replica
 ):
-    with source_table(target, "tlog_keysonly", view="KEYS_ONLY") as keys_only:
+    with source_table(target, clients, "tlog_keysonly", view="KEYS_ONLY") as keys_only:
         with pytest.raises(StreamError, match="is KEYS_ONLY: its records carry no NewImage"):
-            streams.find_stream(target.client(), keys_only.name)
-        loaders.load(target.client(), keys_only.name, rows[:3])
-        consumer = runner(target, keys_only, replica.Replicator(fresh_replica, target.client()),
-                          retry=QUICK)  # fmt: skip
+            streams.find_stream(clients.ddb, keys_only.name)
+        loaders.load(clients.ddb, keys_only.name, rows[:3])
+        consumer = runner(keys_only, replica.Replicator(fresh_replica, clients.ddb), retry=QUICK)
         with consumer.running(), pytest.raises(BatchFailed) as failed:
             caught_up(keys_only, consumer)
     assert "no NewImage (the stream's view type is KEYS_ONLY)" in str(failed.value)
@@ -473,10 +490,10 @@ class Faulty:
         return response
 
 
-def test_an_expired_iterator_is_renewed_from_the_checkpoint(target, small_source, fresh_replica):
-    ddb = target.client()
+def test_an_expired_iterator_is_renewed_from_the_checkpoint(small_source, fresh_replica):
+    ddb = small_source.clients.ddb
     deliveries = Deliveries(replica.Replicator(fresh_replica, ddb))
-    faulty = Faulty(target.client("dynamodbstreams"), expire_calls={2, 4})
+    faulty = Faulty(small_source.clients.streams, expire_calls={2, 4})
     consumer = Runner(faulty, small_source.stream.arn, deliveries, poll_interval=POLL)
     with consumer.running():
         caught_up(small_source, consumer)
@@ -485,8 +502,8 @@ def test_an_expired_iterator_is_renewed_from_the_checkpoint(target, small_source
     assert snapshot(ddb, fresh_replica) == small_source.items(ddb)
 
 
-def test_an_unknown_event_name_is_reported_not_skipped(target, small_source, fresh_replica):
-    ddb = target.client()
+def test_an_unknown_event_name_is_reported_not_skipped(small_source, fresh_replica):
+    ddb = small_source.clients.ddb
     victim: dict[str, str] = {}
 
     def rename(record: dict) -> bool:
@@ -495,7 +512,7 @@ def test_an_unknown_event_name_is_reported_not_skipped(target, small_source, fre
             victim["seq"] = seq
         return victim.get("seq") == seq
 
-    faulty = Faulty(target.client("dynamodbstreams"), rename=rename)
+    faulty = Faulty(small_source.clients.streams, rename=rename)
     consumer = Runner(faulty, small_source.stream.arn, replica.Replicator(fresh_replica, ddb),
                       poll_interval=POLL, retry=QUICK)  # fmt: skip
     with consumer.running(), pytest.raises(BatchFailed) as failed:
@@ -506,13 +523,13 @@ def test_an_unknown_event_name_is_reported_not_skipped(target, small_source, fre
     assert int(position) < int(victim["seq"])  # nothing checkpointed past it
 
 
-def test_a_record_too_large_for_an_event_is_reported(target, rows, fresh_replica):
-    with source_table(target, "tlog_large") as big:
+def test_a_record_too_large_for_an_event_is_reported(target, clients, rows, fresh_replica):
+    with source_table(target, clients, "tlog_large") as big:
         large = {**rows[0], "useragent": "x" * 40_000}
-        loaders.load(target.client(), big.name, [*rows[1:5], large])
+        loaders.load(clients.ddb, big.name, [*rows[1:5], large])
         limit = 20_000  # bytes an event may hold here (Lambda's is 6 MB)
-        consumer = Runner(target.client("dynamodbstreams"), big.stream.arn,
-                          replica.Replicator(fresh_replica, target.client()),
+        consumer = Runner(clients.streams, big.stream.arn,
+                          replica.Replicator(fresh_replica, clients.ddb),
                           poll_interval=POLL, max_event_bytes=limit)  # fmt: skip
         with consumer.running(), pytest.raises(streams.RecordTooLarge) as failed:
             caught_up(big, consumer)
@@ -520,20 +537,22 @@ def test_a_record_too_large_for_an_event_is_reported(target, rows, fresh_replica
     assert consumer.stats.records == 4  # the records before it were applied
 
 
-def test_a_missing_replica_fails_the_batch_and_nothing_is_checkpointed_past_it(target, rows):
-    with source_table(target, "tlog_orphan") as orphan:
-        loaders.load(target.client(), orphan.name, rows[:30])
+def test_a_missing_replica_fails_the_batch_and_nothing_is_checkpointed_past_it(
+    target, clients, rows
+):
+    ddb = clients.ddb
+    with source_table(target, clients, "tlog_orphan") as orphan:
+        loaders.load(ddb, orphan.name, rows[:30])
         missing = target.table_name("tlog_replica_missing")
-        consumer = runner(target, orphan, replica.Replicator(missing, target.client()),
-                          retry=QUICK)  # fmt: skip
+        consumer = runner(orphan, replica.Replicator(missing, ddb), retry=QUICK)
         with consumer.running(), pytest.raises(BatchFailed) as failed:
             caught_up(orphan, consumer)
         assert "ResourceNotFoundException" in str(failed.value)
         assert consumer.checkpoint.positions == {}
         with target.table(tlog.TLOG_REPLICA, "tlog_replica_missing") as created:
             assert created == missing
-            resumed = runner(target, orphan, replica.Replicator(missing, target.client()),
+            resumed = runner(orphan, replica.Replicator(missing, ddb),
                              checkpoint=consumer.checkpoint)  # fmt: skip
             with resumed.running():
                 caught_up(orphan, resumed)
-            assert snapshot(target.client(), missing) == orphan.items(target.client())
+            assert snapshot(ddb, missing) == orphan.items(ddb)
