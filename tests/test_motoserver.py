@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from moto import backends, mock_aws
 from moto.core import serialize
 from moto.core.utils import get_service_model
 from moto.dynamodb.models import dynamodb_backends
@@ -80,6 +80,13 @@ def test_values_cast_as_moto_casts_them(name):
     assert fast.fget(value) == value.cast_value
 
 
+def test_moto_modules_are_listed_as_moto_lists_them():
+    listed = motoserver.listed_once(backends.list_of_moto_modules)
+    assert listed() == tuple(backends.list_of_moto_modules())
+    assert "dynamodb" in listed()
+    assert "127.0.0.1:5000" not in listed()
+
+
 def test_a_value_that_is_not_a_wire_dict_takes_motos_own_path():
     class Value:
         S = "from an attribute"
@@ -94,6 +101,7 @@ def test_the_speed_up_leaves_responses_as_they_were(monkeypatch):
     fake_aws_credentials(monkeypatch, "us-east-1")
     monkeypatch.setattr(Table, "all_items", Table.all_items)
     monkeypatch.setattr(DynamoType, "cast_value", DynamoType.__dict__["cast_value"])
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
     monkeypatch.setattr(serialize.BaseJSONSerializer, "_serialize_type_structure",
                         serialize.BaseJSONSerializer._serialize_type_structure)  # fmt: skip
     with mock_aws():
@@ -102,6 +110,7 @@ def test_the_speed_up_leaves_responses_as_they_were(monkeypatch):
     motoserver.speed_up()  # installing twice wraps once
     assert serialize.BaseJSONSerializer._serialize_type_structure.fast
     assert DynamoType.__dict__["cast_value"].fget.fast
+    assert backends.list_of_moto_modules.fast
     with mock_aws():
         assert round_trip() == before
 
