@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ddbspec import lambda_deploy, loaders, mocklambda, replica, streams, tlog
+from ddbspec import lambda_deploy, loaders, mocklambda, progress, replica, streams, tlog
 from ddbspec.queries import paginate
 from ddbspec.streams import BatchFailed, Checkpoint, Retry, Runner, StreamError
 from ddbspec.targets import Target
@@ -127,29 +127,18 @@ class Replication:
     deployment: lambda_deploy.Deployment | None = None
 
 
-def progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Lines on the terminal while the AWS path waits, so a slow step is seen, not guessed."""
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is None:
-        return lambda line: None
-    terminal = request.config.get_terminal_writer()
-
-    def say(line: str) -> None:
-        with capture.global_and_fixture_disabled():
-            if terminal.width_of_current_line:  # after a test's dot
-                terminal.line()
-            terminal.line(f"[exercise 8] {line}")
-
-    return say
+def say(line: str) -> None:
+    """A line on the terminal while the AWS path waits, so a slow step is seen, not guessed."""
+    progress.say(f"[exercise 8] {line}")
 
 
 @pytest.fixture(scope="module")
-def replication(target: Target, source: Source, rows, request) -> Iterator[Replication]:
+def replication(target: Target, source: Source, rows) -> Iterator[Replication]:
     """tlog_replica, kept from before the load (the workshop's order) by the function: on
     AWS the deployed one, elsewhere the suite's runner with the same handler."""
     with target.table(tlog.TLOG_REPLICA) as name:
         if target.info.name == "aws":
-            with deployed_function(target, source, name, rows, progress(request)) as r:
+            with deployed_function(target, source, name, rows, say) as r:
                 yield r
             return
         mapping = runner(source, replica.Replicator(name, source.clients.ddb))

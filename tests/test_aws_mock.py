@@ -9,3 +9,12 @@ def test_employee_exercises_pass_on_the_aws_path():
     out = run_mock_aws("overloading or sparse or composite or locking", timeout=600)
     assert " passed" in out and " skipped" not in out and " failed" not in out
     assert "on aws boto3" in out  # the summary names the engine that served each exercise
+
+
+def test_log_exercises_pass_on_the_aws_path():
+    # scale 1 (4,000 items a table): moto answers one request at a time
+    out = run_mock_aws("scan or sharding", "--scale", "1", timeout=600)
+    assert " passed" in out and " skipped" not in out and " failed" not in out
+    assert "exercise 2 scan: on aws boto3" in out and "exercise 3 sharding: on aws boto3" in out
+    shared = next(line for line in out.splitlines() if "'s end deleted on aws" in line)
+    assert shared.count("shared-tlog_scan") == 2  # the two file orders' tables, shared by both

@@ -214,7 +214,12 @@ def test_waiting_for_the_replica_says_how_far_it_got(aws):
             lambda_deploy.wait_for_items(clients, d, 5, timeout=0.5, poll=0.05,
                                          progress=lines.append)  # fmt: skip
         assert lines and "0 of 5 items" in lines[0]
-        assert lambda_deploy.wait_for_items(clients, d, 0, timeout=1, poll=0.01) == 0
+        assert (
+            lambda_deploy.wait_for_items(
+                clients, d, 0, timeout=1, poll=0.01, progress=NOTHING["progress"]
+            )
+            == 0
+        )
 
 
 class Recording:
@@ -238,7 +243,9 @@ def test_the_suites_own_permissions_cover_every_call_the_deployment_makes(aws):
     clients, arn = aws
     recording = Recording(clients)
     with deploy(recording, arn) as d:
-        lambda_deploy.wait_for_items(recording, d, 0, timeout=1, poll=0.01)
+        lambda_deploy.wait_for_items(
+            recording, d, 0, timeout=1, poll=0.01, progress=NOTHING["progress"]
+        )
         assert leftovers(recording, d)
     granted = {
         action

@@ -177,9 +177,10 @@ def parse(argv: list[str]) -> tuple[Faults, list[str]]:
 def main(argv: list[str]) -> int:
     from moto import mock_aws
 
-    from ddbspec import mocklambda
+    from ddbspec import mocklambda, motoserver
 
     faults, args = parse(argv)
+    motoserver.speed_up()  # the same moto answers, sooner (see ddbspec.motoserver)
     mocklambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)

@@ -184,7 +184,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for engine, deleted in targets.sweep_run(settings).items():
         (reporter.write_line if reporter else print)(
-            f"ddbspec: swept {len(deleted)} leftover(s) of run {settings.run_id} on {engine}: "
+            f"ddbspec: run {settings.run_id}'s end deleted on {engine} what was still "
+            f"standing ({len(deleted)}: shared tables, what an interrupt left): "
             + ", ".join(deleted)
         )
     engines.release_all(settings)
