@@ -117,9 +117,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def store_for(copies: int) -> str | None:
-    """Where dynalite keeps its data: in memory at the default scale (its ListTables and
-    DeleteTable read the whole store, so a million items on disk would slow every run), on
-    disk in a store of their own above it, where the loaded log tables are reused next time."""
+    """Where dynalite keeps its data: in memory at the default scale (nothing there is worth
+    keeping), on disk in a store per scale above it, where the loaded log tables are reused
+    by the next run."""
     return None if copies <= DEFAULT_SCALE else f"scale-{copies}"
 
 
