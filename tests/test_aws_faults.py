@@ -35,6 +35,7 @@ def test_a_failing_spec_still_removes_its_tables():
     status, out = mock_aws("--deny", "dynamodb:Query", "-k", "composite")
     assert status == FAILED, out
     assert " failed" in out
+    assert "ddbspec: deleted table ddbspec-" in out  # the teardown says what it deleted
     assert NOTHING_LEFT in out, out
 
 

@@ -227,6 +227,13 @@ def suite_permissions(prefix: str = "ddbspec") -> list[dict[str, Any]]:
             "Condition": {"ArnLike": {"lambda:FunctionArn": function}},
         },
         {
+            "Sid": "Exercise8MappingTags",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": "arn:aws:lambda:*:*:event-source-mapping:*",
+            "Condition": {"StringEquals": {"aws:RequestTag/project": "ddbspec"}},
+        },
+        {
             "Sid": "Exercise8MappingRead",
             "Effect": "Allow",
             "Action": "lambda:GetEventSourceMapping",
@@ -416,6 +423,7 @@ def _create(
             BatchSize=BATCH_SIZE,
             StartingPosition=STARTING_POSITION,
             BisectBatchOnFunctionError=True,
+            **({"Tags": tags} if tags else {}),
         ),
         lambda e: (
             _code(e) == "InvalidParameterValueException"

@@ -16,6 +16,7 @@ from filelock import FileLock
 from ddbspec import aws, engines, tables
 from ddbspec.engines import EngineInfo, Settings
 from ddbspec.probes import CAPABILITIES
+from ddbspec.progress import say
 
 
 def pool(settings: Settings) -> tuple[str, ...]:
@@ -81,6 +82,8 @@ class Target:
         finally:
             if not self.settings.keep_tables:
                 tables.delete_table(ddb, name, self.waits)
+                if self.info.endpoint_url is None:  # in an account: say what was deleted
+                    say(f"deleted table {name}")
 
     def shared_table(
         self, definition: tables.TableDef, fingerprint: str, build: Callable[[Any, str], int]
