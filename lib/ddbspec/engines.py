@@ -21,7 +21,7 @@ import boto3
 import botocore.exceptions
 from filelock import FileLock
 
-from ddbspec import clients, probes, processes
+from ddbspec import clients, probes, processes, tables
 from ddbspec.errors import EngineError
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -216,11 +216,9 @@ def sweep(info: EngineInfo, prefix: str, keep: str | None = None) -> list[str]:
     ddb = info.client()
     names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
     stale = [n for n in names if n.startswith(prefix) and not (keep and n.startswith(keep))]
-    for name in stale:
-        with contextlib.suppress(
-            ddb.exceptions.ResourceNotFoundException, ddb.exceptions.ResourceInUseException
-        ):
-            ddb.delete_table(TableName=name)
+    waits = tables.Waits(poll=info.poll, timeout=info.timeout)
+    for name in stale:  # each gone before the next: swept means no longer listed
+        tables.delete_table(ddb, name, waits)
     return stale
 
 
