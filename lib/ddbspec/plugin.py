@@ -329,7 +329,7 @@ def compared(row: dict[str, Any]) -> str:
     if row.get("at_least"):
         return f"{'>=' if measured >= expected else '<'} target {expected!s:<7}"
     if row.get("within"):
-        held = abs(measured - expected) <= row["within"]
+        held = measured is not None and abs(measured - expected) <= row["within"]
         return f"{'~=' if held else '!='} model {expected!s:<8}"
     return f"{'==' if measured == expected else '!='} model {expected!s:<8}"
 
