@@ -11,6 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ddbspec.errors import EngineError
+from ddbspec.tables import TLOG_SCAN, Waits, delete_table
+
 PROJECT_TAG = ("project", "ddbspec")
 RUN_TAG = "ddbspec-run"
 # us-east-1 list prices (2024-11 on): on-demand per million request units, provisioned per hour.
@@ -57,6 +60,7 @@ Clients = Callable[[str], Any]
 GONE = ("ResourceNotFoundException", "NoSuchEntity")
 # Deleted in this order: a mapping before its function, a role's inline policies before it.
 KINDS = ("event source mapping", "function", "role", "log group", "table")
+SWEEP_WAITS = Waits(poll=2.0, timeout=600.0)  # the service deletes a table in seconds
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,8 @@ def _delete(clients: Clients, resource: Resource) -> None:
         iam.delete_role(RoleName=name)
     elif resource.kind == "log group":
         clients("logs").delete_log_group(logGroupName=name)
-    else:
-        ddb = clients("dynamodb")
-        try:
-            ddb.delete_table(TableName=name)
-        except ddb.exceptions.ResourceInUseException:  # still being created: wait for it
-            ddb.get_waiter("table_exists").wait(TableName=name)
-            ddb.delete_table(TableName=name)
+    else:  # a table still being created is waited for, then deleted, then gone
+        delete_table(clients("dynamodb"), name, SWEEP_WAITS)
 
 
 def sweep(clients: Clients, found: list[Resource]) -> tuple[list[Resource], list[str]]:
@@ -179,6 +178,9 @@ def sweep(clients: Clients, found: list[Resource]) -> tuple[list[Resource], list
             if error.response.get("Error", {}).get("Code") not in GONE:
                 failed.append(f"{resource}: {refused(error) or error}")
                 continue
+        except EngineError as error:  # a table that would not go in time
+            failed.append(f"{resource}: {error}")
+            continue
         deleted.append(resource)
     return deleted, failed
 
@@ -202,8 +204,7 @@ def log_estimate(capacity: str, scale: int, tables: int = 2, scans: int = 3) -> 
     the writes into each table and its index and a few full scans; or the workshop's 5000 WCU
     tables, by the started hour, which is what makes them dear."""
     if capacity == "workshop":
-        from ddbspec.tables import TLOG_SCAN as t
-
+        t = TLOG_SCAN
         wcu = tables * (t.write + sum(i.write for i in t.indexes))
         rcu = tables * (t.read + sum(i.read for i in t.indexes))
         cost = provisioned_cost(wcu, rcu, 1)
