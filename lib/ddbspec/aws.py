@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ddbspec.capacity import ScaledClock, real_clock
 from ddbspec.errors import EngineError
 from ddbspec.tables import TLOG_SCAN, Waits, delete_table
 
@@ -21,6 +22,15 @@ PRICE_PER_MILLION_WRITES = 0.625
 PRICE_PER_MILLION_READS = 0.125
 PRICE_WCU_HOUR = 0.00065
 PRICE_RCU_HOUR = 0.00013
+# The service's time when it is not the real one: ddbspec.mockaws sets the clock on which its
+# mock meters capacity and stamps CloudWatch's datapoints (movable and faster, like a gateway's).
+SERVICE_CLOCK: ScaledClock | None = None
+
+
+def service_clock() -> ScaledClock:
+    """The clock the service's capacity and metrics run on: real time (which ``skip`` waits
+    out) on AWS, the mock's own under ddbspec.mockaws."""
+    return SERVICE_CLOCK or real_clock()
 
 
 def account(info: Any) -> str:

@@ -485,13 +485,14 @@ class ScaledClock:
     counts (the gateway's buckets); a clock that is not ``movable`` (``real_clock()``, the
     real service's time) waits instead. ``rescale`` changes the factor from now on, keeping
     the time read so far. The calendar starts at the real time of the clock's creation, so
-    CloudWatch-shaped timestamps look like today's. Thread-safe: its state is one tuple,
-    replaced whole.
+    CloudWatch-shaped timestamps look like today's, at a whole second, so that a per-second
+    sample's second and minute are the same on the clock and on the calendar. Thread-safe:
+    its state is one tuple, replaced whole.
     """
 
     def __init__(self, factor: float = 1.0, *, movable: bool = True) -> None:
         self.movable = movable
-        self._calendar = time.time()
+        self._calendar = float(math.floor(time.time()))
         self._lock = threading.Lock()
         self._state = (time.monotonic(), _positive(factor), 0.0)  # origin, factor, offset
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import math
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -92,6 +91,18 @@ class Metrics:
                 del self._counts[key]
             for key in [k for k in self._provisioned if k[0] == table]:
                 del self._provisioned[key]
+
+    def names(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(metric, table, index, operation) of each series held (operation None for the
+        provisioned capacity): what a publisher to CloudWatch goes through."""
+        with self._lock:
+            counted = list(self._counts)
+            provisioned = [
+                (metric, table, index, None)
+                for table, index in self._provisioned
+                for metric in PROVISIONED.values()
+            ]
+        return counted + provisioned
 
     def series(
         self,
@@ -232,43 +243,39 @@ class CloudWatchMetrics:
                 Statistics=list(statistics),
             )
             for point in answer["Datapoints"]:
-                seen = merged.setdefault(point["Timestamp"], dict(point))
-                if seen is not point and "Sum" in point:
+                seen = merged.get(point["Timestamp"])
+                if seen is None:
+                    merged[point["Timestamp"]] = dict(point)
+                elif "Sum" in point:
                     seen["Sum"] = seen.get("Sum", 0.0) + point["Sum"]
         return [merged[t] for t in sorted(merged)]
+
+    def published(
+        self,
+        metric: str,
+        table: str,
+        *,
+        start: float,
+        end: float,
+        period: int = 60,
+        timeout: float = 900.0,
+        poll: float = 30.0,
+    ) -> bool:
+        """CloudWatch publishes a minute's datapoints minutes late: wait until ``metric`` has a
+        datapoint for the period that holds ``end`` (or ``timeout`` seconds of the service's
+        clock). Its periods start at whole minutes of Unix time, not of the clock. A metric
+        that had nothing to count (throttle events) has no datapoints at all: wait on one
+        that has."""
+        deadline = self.clock.now() + timeout
+        last = self.clock.epoch(end) // period * period
+        while True:
+            points = self.datapoints(metric, table, start=start, end=end + period, period=period)
+            if any(p["Timestamp"].timestamp() >= last for p in points):
+                return True
+            if self.clock.now() >= deadline:
+                return False
+            self.clock.sleep(poll)
 
 
 def _utc(unix: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(unix, datetime.timezone.utc)
-
-
-def wait_until_published(
-    source: MetricsSource,
-    metric: str,
-    table: str,
-    *,
-    start: float,
-    end: float,
-    period: int = 60,
-    timeout: float = 900.0,
-    poll: float = 30.0,
-) -> bool:
-    """CloudWatch publishes a minute's datapoints minutes late: wait until ``metric`` has a
-    datapoint for the period that holds ``end`` (or until ``timeout``). A metric that had
-    nothing to count (throttle events) has no datapoints at all, so wait on one that has."""
-    deadline = time.monotonic() + timeout
-    window = {"start": start, "end": end + period, "period": period}
-    last = end - end % period
-    while True:
-        points = source.datapoints(metric, table, **window)
-        stamps = [p["Timestamp"].timestamp() for p in points]
-        if stamps and max(stamps) >= _epoch_of(source, last):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
-
-
-def _epoch_of(source: MetricsSource, t: float) -> float:
-    clock = getattr(source, "clock", None)
-    return clock.epoch(t) if clock is not None else t

@@ -3,7 +3,9 @@
 ``python -m ddbspec.mockaws [FAULTS] [PYTEST ARGS]`` is ``pytest --aws`` with every boto3 call
 answered in-process by moto: no account, no cost, and no endpoint URL, so the code path is the
 real AWS one (credentials, region, waits, tags, cleanup). What moto cannot run (a Lambda
-function's code) the specs say so themselves.
+function's code) the specs say so themselves. What moto does not do, the mock adds: DynamoDB's
+provisioned capacity is enforced and its metrics are published to CloudWatch as the service
+does (``ddbspec.mockcapacity``), on a service clock a spec may speed up (exercise 1).
 
 FAULTS make the mock behave as AWS does when things go wrong, to see the suite cope:
 ``--deny ACTION`` refuses every call of ACTION (e.g. dynamodb:UpdateTable) as IAM does, in the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from ddbspec.mockcapacity import Capacity
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "mock",
@@ -112,8 +117,9 @@ def throttling(request: Any, action: str) -> Any:
 
 
 @contextlib.contextmanager
-def answering(faults: Faults | None = None) -> Iterator[Faults]:
-    """moto answers one request at a time, as a server would, with ``faults`` applied.
+def answering(faults: Faults | None = None, capacity: Capacity | None = None) -> Iterator[Faults]:
+    """moto answers one request at a time, as a server would, with ``faults`` applied and
+    DynamoDB's ``capacity`` (ddbspec.mockcapacity) enforced and published.
 
     moto's in-process backend is not thread-safe: parallel BatchWriteItems into a new
     partition can lose items (seen: 3997 of 4000). The suite's loaders and lock writers are
@@ -135,7 +141,11 @@ def answering(faults: Faults | None = None) -> Iterator[Faults]:
                 return refusal(request, action)
             if faults.active and n <= faults.throttle.get(action, 0):
                 return throttling(request, action)
-            response = answer(self, event_name, request, **kw)
+            send = functools.partial(answer, self, **kw)
+            if capacity is None:
+                response = send(event_name, request)
+            else:
+                response = capacity.answer(event_name, request, send)
         if faults.active and n == faults.interrupt.get(action):
             raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.mockaws) after {action}")
         return response
@@ -177,14 +187,17 @@ def parse(argv: list[str]) -> tuple[Faults, list[str]]:
 def main(argv: list[str]) -> int:
     from moto import mock_aws
 
-    from ddbspec import mocklambda, motoserver
+    from ddbspec import aws, mockcapacity, mocklambda, motoserver
+    from ddbspec.capacity import ScaledClock
 
     faults, args = parse(argv)
     motoserver.speed_up()  # the same moto answers, sooner (see ddbspec.motoserver)
     mocklambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
-    with mock_aws(), answering(faults):
+    aws.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
+    capacity = Capacity(aws.SERVICE_CLOCK, FAKE_CREDENTIALS["AWS_DEFAULT_REGION"])
+    with mock_aws(), answering(faults, capacity), mockcapacity.as_cloudwatch_answers():
         status = int(pytest.main(["--aws", "-p", "no:xdist", *args]))
         faults.active = False
         left = inventory()
