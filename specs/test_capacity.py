@@ -64,13 +64,9 @@ from ddbspec.metrics import (
 )
 from ddbspec.targets import Target
 
-GSI = tables.Index(
-    "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "INCLUDE", 5, 5, ("bytessent",)
-)
-TLOG = tables.TableDef("tlog", ("requestid", "N"), None, (GSI,), read=5, write=5)
-LOW = dataclasses.replace(GSI, read=1, write=1)
-TLOG_GSI_LOW = tables.TableDef("tlog_gsi_low", ("requestid", "N"), None, (LOW,), 1000, 1000)
-MORE = 100  # step 5's capacity
+GSI, TLOG, MORE = tables.HOST_REQUESTID_GSI, tables.TLOG_PROVISIONED, tables.TLOG_RAISED
+TLOG_GSI_LOW = tables.TLOG_GSI_LOW
+(LOW,) = TLOG_GSI_LOW.indexes
 # The workshop's reader creates tlog, waits for it and reads on before loading it: the spec
 # lets the 300 s pass that fill the table's credit (the small file needs 100 s of it).
 PAUSE = BURST_SECONDS

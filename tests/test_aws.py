@@ -79,6 +79,15 @@ def test_the_log_tables_cost_follows_the_scale_unless_the_workshops_capacity_is_
     assert f"the workshop's {wcu:,} WCU" in aws.log_estimate("workshop", 1)
 
 
+def test_exercise_1_costs_its_largest_capacity_for_an_hour_and_only_with_the_workshops():
+    from ddbspec.tables import TLOG_GSI_LOW, TLOG_RAISED
+
+    assert "only with --aws-capacity workshop" in aws.capacity_estimate("on-demand")
+    units = 2 * TLOG_RAISED + TLOG_GSI_LOW.write + TLOG_GSI_LOW.indexes[0].write
+    cost = aws.provisioned_cost(units, units, 1)
+    assert aws.capacity_estimate("workshop").startswith(f"about ${cost:.2f} ({units:,} WCU")
+
+
 def test_the_header_names_account_region_tables_and_cost():
     result = subprocess.run(
         [
@@ -101,6 +110,7 @@ def test_the_header_names_account_region_tables_and_cost():
     assert result.returncode == 0, result.stdout + result.stderr
     header = next(line for line in result.stdout.splitlines() if "AWS account" in line)
     assert "123456789012" in header and "us-east-1" in header and "$" in header
+    assert "exercise 1 nothing (it runs only with --aws-capacity workshop)" in header
 
 
 def test_the_shipped_policy_grants_what_exercise_8_deploys():

@@ -18,3 +18,12 @@ def test_log_exercises_pass_on_the_aws_path():
     assert "exercise 2 scan: on aws boto3" in out and "exercise 3 sharding: on aws boto3" in out
     shared = next(line for line in out.splitlines() if "'s end deleted on aws" in line)
     assert shared.count("shared-tlog_scan") == 2  # the two file orders' tables, shared by both
+
+
+def test_the_capacity_walk_through_passes_on_the_aws_path():
+    # the mock meters capacity and publishes DynamoDB's metrics to its CloudWatch, on a clock
+    # the spec speeds up as it does the gateway's: the 25-minute walk-through takes seconds
+    out = run_mock_aws("capacity", "--aws-capacity", "workshop", "-m", "slow", timeout=300)
+    assert " passed" in out and " skipped" not in out and " failed" not in out, out
+    assert "exercise 1 capacity: on aws boto3" in out
+    assert "throttle events on tlog, one per item handed back" in out

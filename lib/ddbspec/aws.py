@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from ddbspec.capacity import ScaledClock, real_clock
 from ddbspec.errors import EngineError
-from ddbspec.tables import TLOG_SCAN, Waits, delete_table
+from ddbspec.tables import TLOG_GSI_LOW, TLOG_RAISED, TLOG_SCAN, Waits, delete_table
 
 PROJECT_TAG = ("project", "ddbspec")
 RUN_TAG = "ddbspec-run"
@@ -203,6 +203,18 @@ def employee_estimate(capacity: str, tables: int = 5, items: int = 4000, indexes
         return f"about ${cost:.2f} (the workshop's 100 WCU/RCU per table and index, one hour)"
     writes = tables * items * 2  # each item into the table and gsi_overload
     return f"about ${on_demand_cost(writes, writes):.2f} (on-demand, ~{writes:,} writes)"
+
+
+def capacity_estimate(capacity: str) -> str:
+    """What exercise 1 costs: it runs only with the workshop's capacity, tlog and its index
+    raised to 100 WCU/RCU and tlog_gsi_low at 1000 (its index 1), for minutes, billed by
+    the started hour."""
+    if capacity != "workshop":
+        return "nothing (it runs only with --aws-capacity workshop)"
+    raised = 2 * TLOG_RAISED
+    low = TLOG_GSI_LOW.write + sum(i.write for i in TLOG_GSI_LOW.indexes)
+    cost = provisioned_cost(raised + low, raised + low, 1)
+    return f"about ${cost:.2f} ({raised + low:,} WCU and RCU at most, one hour)"
 
 
 LOG_ITEM_BYTES = 250  # a tlog_scan item with its shard keys, about

@@ -234,7 +234,8 @@ def aws_header(settings: Settings, copies: int) -> str:
         f"its log group named {base}*-replica, all tagged {aws.RUN_TAG}={settings.run_id} and "
         f"deleted when the run ends. Cost: the employee exercises "
         f"{aws.employee_estimate(settings.aws_capacity)}; the log tables at scale {copies} "
-        f"{aws.log_estimate(settings.aws_capacity, copies)}"
+        f"{aws.log_estimate(settings.aws_capacity, copies)}; exercise 1 "
+        f"{aws.capacity_estimate(settings.aws_capacity)}"
     )
 
 

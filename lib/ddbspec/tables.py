@@ -7,6 +7,7 @@ sets how long that may take (AWS needs minutes, local engines milliseconds).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,18 @@ GSI_RESPONSECODE = Index(
 TLOG_SCAN = TableDef(
     "tlog_scan", ("requestid", "N"), None, (GSI_RESPONSECODE,), read=5000, write=5000
 )
+
+# Exercise 1: tlog at 5 WCU/RCU, raised with its index to 100 in step 5, and tlog_gsi_low,
+# whose 1000 WCU/RCU a 1-unit index throttles.
+HOST_REQUESTID_GSI = Index(
+    "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "INCLUDE", 5, 5, ("bytessent",)
+)
+TLOG_PROVISIONED = TableDef("tlog", ("requestid", "N"), None, (HOST_REQUESTID_GSI,), 5, 5)
+TLOG_RAISED = 100
+TLOG_GSI_LOW = TableDef(
+    "tlog_gsi_low", ("requestid", "N"), None,
+    (dataclasses.replace(HOST_REQUESTID_GSI, read=1, write=1),), 1000, 1000,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
