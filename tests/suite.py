@@ -61,10 +61,14 @@ def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+POLICY = str(REPO / "lib" / "ddbspec" / "aws" / "policy.json")
+
+
 def run_mock_aws(selection: str, *options: str, timeout: float = 900) -> str:
-    """``pytest --aws -k SELECTION OPTIONS`` against the mock; asserts it passed and left
-    nothing in the mocked account, and returns its output."""
-    status, out = mock_aws("-k", selection, *options, timeout=timeout)
+    """``pytest --aws -k SELECTION OPTIONS`` against the mock, with only what the shipped
+    policy allows; asserts it passed and left nothing in the mocked account, and returns its
+    output."""
+    status, out = mock_aws("--policy", POLICY, "-k", selection, *options, timeout=timeout)
     assert status == 0, out
     assert NOTHING_LEFT in out, out
     return out

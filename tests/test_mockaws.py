@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from moto import mock_aws
 
 from ddbspec import aws, clients
 from ddbspec.engines import EngineInfo
-from ddbspec.mockaws import Faults, action_of, answering, counted, parse
+from ddbspec.mockaws import Faults, action_of, answering, counted, iam_actions, parse
 
 from suite import fake_aws_credentials
 
@@ -103,3 +104,47 @@ def test_botocore_events_name_iam_actions():
     assert action_of("before-send.dynamodb.CreateTable") == "dynamodb:CreateTable"
     assert action_of("before-send.dynamodb-streams.GetRecords") == "dynamodb:GetRecords"
     assert action_of("before-send.cloudwatch-logs.CreateLogGroup") == "logs:CreateLogGroup"
+
+
+def transaction(*kinds: str) -> Any:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    body = json.dumps({"TransactItems": [{kind: {}} for kind in kinds]}).encode()
+    return AWSPreparedRequest("POST", "https://dynamodb.us-east-1.amazonaws.com/", {}, body, False)
+
+
+def test_a_transaction_is_authorized_by_the_actions_of_its_items():
+    # IAM has no dynamodb:TransactWriteItems permission: each Put, Update, Delete,
+    # ConditionCheck or Get is authorized as the single-item call it stands for
+    request = transaction("Put", "ConditionCheck", "Put")
+    assert iam_actions("dynamodb:TransactWriteItems", request) == [
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+    ]
+    assert iam_actions("dynamodb:TransactGetItems", transaction("Get")) == ["dynamodb:GetItem"]
+    assert iam_actions("lambda:CreateFunction", None) == ["lambda:CreateFunction", "iam:PassRole"]
+
+
+def test_a_policy_allows_only_what_it_grants(tmp_path, aws_client):
+    policy = tmp_path / "policy.json"
+    statements = [
+        {"Effect": "Allow", "Action": "dynamodb:List*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "dynamodb:CreateTable", "Resource": "*"},
+    ]
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    faults, _ = parse(["--policy", str(policy)])
+    assert faults.allows("dynamodb:ListTables") and faults.allows("dynamodb:putitem")
+    assert not faults.allows("dynamodb:CreateTable") and not faults.allows("dynamodb:GetItem")
+    assert faults.allows("sts:GetCallerIdentity")  # needs no permission
+    with answering(faults), pytest.raises(ClientError) as refused:
+        aws_client().describe_table(TableName="t")
+    assert aws.refused(refused.value).startswith("AWS refused dynamodb:DescribeTable: ")
+
+
+def test_a_policy_that_is_not_one_is_a_clear_usage_error(tmp_path, capsys):
+    broken = tmp_path / "policy.json"
+    broken.write_text("{not json")
+    with pytest.raises(SystemExit):
+        parse(["--policy", str(broken)])
+    assert f"{broken}: not a readable IAM policy document" in capsys.readouterr().err

@@ -350,7 +350,9 @@ class Metering:
     def delete_table(self, ex: Exchange) -> Reply:
         reply = ex.forward()
         if reply.status == 200:
-            self.tables.forget(table_name(ex.body.get("TableName")))
+            name = table_name(ex.body.get("TableName"))
+            self.tables.forget(name)
+            self.metrics.deleted(name, self.clock.now())
         return reply
 
     def state(self, ex: Exchange, name: Any) -> TableState:

@@ -64,7 +64,9 @@ class Metrics:
         # (metric, table, index, operation) -> {second: value}
         self._counts: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         # (table, index) -> [(clock time, read, write)], in time order
-        self._provisioned: dict[Resource, list[tuple[float, float, float]]] = defaultdict(list)
+        self._provisioned: dict[Resource, list[tuple[float, float | None, float | None]]] = (
+            defaultdict(list)
+        )  # (read, write) None from a deletion on
 
     def add(
         self,
@@ -84,13 +86,12 @@ class Metrics:
         with self._lock:
             self._provisioned[(table, index)].append((t, read, write))
 
-    def forget(self, table: str) -> None:
-        """A deleted table's metrics go with it (a table created again starts afresh)."""
+    def deleted(self, table: str, t: float) -> None:
+        """A table deleted at clock time ``t`` has no capacity from then on (what it recorded
+        stays, as in CloudWatch; a table created again under its name provisions anew)."""
         with self._lock:
-            for key in [k for k in self._counts if k[1] == table]:
-                del self._counts[key]
             for key in [k for k in self._provisioned if k[0] == table]:
-                del self._provisioned[key]
+                self._provisioned[key].append((t, None, None))
 
     def names(self) -> list[tuple[str, str, str | None, str | None]]:
         """(metric, table, index, operation) of each series held (operation None for the
@@ -145,7 +146,9 @@ class Metrics:
         for second in range(first, last):
             while at + 1 < len(history) and history[at + 1][0] <= second:
                 at += 1
-            values[second] = history[at][column]
+            value = history[at][column]
+            if value is not None:
+                values[second] = value
         return values
 
     def total(self, metric: str, table: str, index: str | None = None, **window: Any) -> float:

@@ -9,8 +9,11 @@ does (``ddbspec.mockcapacity``), on a service clock a spec may speed up (exercis
 
 FAULTS make the mock behave as AWS does when things go wrong, to see the suite cope:
 ``--deny ACTION`` refuses every call of ACTION (e.g. dynamodb:UpdateTable) as IAM does, in the
-service's own wire format; ``--throttle ACTION:N`` answers its first N calls with a throttling
-error; ``--interrupt ACTION:N`` presses Ctrl-C right after the Nth call has been answered.
+service's own wire format; ``--policy FILE`` refuses every action an IAM policy document does
+not allow (by action: resources and conditions are not evaluated), to check that the shipped
+policy (lib/ddbspec/aws/policy.json) grants all a run does; ``--throttle ACTION:N`` answers
+its first N calls with a throttling error; ``--interrupt ACTION:N`` presses Ctrl-C right after
+the Nth call has been answered.
 When pytest is done, whatever the run left in the mocked account is listed, and a run that
 left anything (without --keep-tables) fails.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import functools
 import json
 import os
@@ -27,6 +31,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,10 +72,58 @@ class Faults:
     """What the mock does wrong on purpose, and how many calls of each action it has seen."""
 
     deny: set[str] = field(default_factory=set)
+    allow: list[str] | None = None  # --policy's allowed action patterns; None: all allowed
     throttle: dict[str, int] = field(default_factory=dict)
     interrupt: dict[str, int] = field(default_factory=dict)
     active: bool = True
     seen: Counter[str] = field(default_factory=Counter)
+
+    def allows(self, action: str) -> bool:
+        """Whether --policy grants ``action`` (IAM matches actions without regard to case;
+        sts:GetCallerIdentity needs no permission)."""
+        if self.allow is None or action == "sts:GetCallerIdentity":
+            return True
+        return any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in self.allow)
+
+
+TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+def iam_actions(action: str, request: Any) -> list[str]:
+    """The IAM actions that authorize a call: most calls their own; a transaction those of
+    its items (there is no dynamodb:TransactWriteItems permission); CreateFunction also
+    iam:PassRole, for the role it gives the function."""
+    if action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            items = json.loads(request.body or b"{}").get("TransactItems") or []
+            return sorted({TRANSACTION_ACTIONS.get(kind, action) for i in items for kind in i})
+    if action == "lambda:CreateFunction":
+        return [action, "iam:PassRole"]
+    return [action]
+
+
+def allowed_actions(path: str) -> list[str]:
+    """The action patterns an IAM policy document's Allow statements grant (for --policy)."""
+    try:
+        document = json.loads(Path(path).read_text())
+        statements = document["Statement"]
+        statements = [statements] if isinstance(statements, dict) else statements
+        granted = [s.get("Action", []) for s in statements if s.get("Effect") == "Allow"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as problem:
+        raise argparse.ArgumentTypeError(
+            f"{path}: not a readable IAM policy document ({problem})"
+        ) from None
+    return [
+        a.lower()
+        for actions in granted
+        for a in ([actions] if isinstance(actions, str) else actions)
+    ]
 
 
 def error_response(request: Any, status: int, code: str, message: str) -> Any:
@@ -137,8 +190,9 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
         with lock:
             faults.seen[action] += 1
             n = faults.seen[action]
-            if faults.active and action in faults.deny:
-                return refusal(request, action)
+            refused = [a for a in iam_actions(action, request) if not faults.allows(a)]
+            if faults.active and (action in faults.deny or refused):
+                return refusal(request, action if action in faults.deny else refused[0])
             if faults.active and n <= faults.throttle.get(action, 0):
                 return throttling(request, action)
             send = functools.partial(answer, self, **kw)
@@ -178,10 +232,17 @@ def parse(argv: list[str]) -> tuple[Faults, list[str]]:
     """The mock's own options; everything else is pytest's."""
     parser = argparse.ArgumentParser(prog="python -m ddbspec.mockaws", allow_abbrev=False)
     parser.add_argument("--deny", action="append", default=[], metavar="ACTION")
+    parser.add_argument("--policy", type=allowed_actions, metavar="FILE")
     parser.add_argument("--throttle", action="append", type=counted, default=[])
     parser.add_argument("--interrupt", action="append", type=counted, default=[])
     known, rest = parser.parse_known_args(argv)
-    return Faults(set(known.deny), dict(known.throttle), dict(known.interrupt)), rest
+    faults = Faults(
+        deny=set(known.deny),
+        allow=known.policy,
+        throttle=dict(known.throttle),
+        interrupt=dict(known.interrupt),
+    )
+    return faults, rest
 
 
 def main(argv: list[str]) -> int:
@@ -196,7 +257,7 @@ def main(argv: list[str]) -> int:
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
     aws.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
-    capacity = Capacity(aws.SERVICE_CLOCK, FAKE_CREDENTIALS["AWS_DEFAULT_REGION"])
+    capacity = Capacity(aws.SERVICE_CLOCK)
     with mock_aws(), answering(faults, capacity), mockcapacity.as_cloudwatch_answers():
         status = int(pytest.main(["--aws", "-p", "no:xdist", *args]))
         faults.active = False

@@ -68,13 +68,18 @@ class Call:
 
 
 class Capacity:
-    """The mocked account's DynamoDB capacity on ``clock``, and its metrics in CloudWatch."""
+    """The mocked account's DynamoDB capacity on ``clock``, and its metrics in CloudWatch,
+    region by region (a table is known by its name within its region)."""
 
-    def __init__(self, clock: ScaledClock, region: str) -> None:
+    def __init__(self, clock: ScaledClock) -> None:
         self.clock = clock
-        self.metrics = Metrics(clock)
-        self.metering = Metering(clock, self.metrics, region, OPERATIONS)
+        self.regions: dict[str, Metering] = {}
         self.published: dict[str, float] = {}  # region -> Unix time published up to
+
+    def metering(self, region: str) -> Metering:
+        if region not in self.regions:
+            self.regions[region] = Metering(self.clock, Metrics(self.clock), region, OPERATIONS)
+        return self.regions[region]
 
     def answer(self, event_name: str, request: Any, send: Send) -> Any:
         """moto's answer to a request, with DynamoDB's capacity applied; CloudWatch sees every
@@ -90,17 +95,22 @@ class Capacity:
             return send(event_name, request)
         if not isinstance(body, dict):
             return send(event_name, request)
-        reply = self.metering.handle(Call(op, body, request, send))
+        reply = self.metering(region_of(request.url)).handle(Call(op, body, request, send))
         return response_of(request.url, reply)
 
     def publish(self, region: str) -> None:
-        """Put each minute that has ended and is not yet published into moto's CloudWatch."""
+        """Put each minute of ``region`` that has ended and is not yet published into moto's
+        CloudWatch there."""
         from moto.cloudwatch.models import cloudwatch_backends
 
+        if region not in self.regions:  # no DynamoDB call there yet: nothing to publish
+            return
         until = self.clock.epoch(self.clock.now()) // MINUTE * MINUTE
         since = self.published.get(region, 0.0)
         data = []
-        for metric, dimensions, samples in self.series():
+        for metric, dimensions, samples in series(
+            self.regions[region].metrics, since - self.clock.epoch(0)
+        ):
             minutes: dict[float, list[float]] = defaultdict(list)
             for second, value in samples.items():
                 minute = self.clock.epoch(second) // MINUTE * MINUTE
@@ -111,22 +121,29 @@ class Capacity:
         if data:
             cloudwatch_backends[ACCOUNT][region].put_metric_data(NAMESPACE, data)
 
-    def series(self) -> Iterator[tuple[str, list[dict[str, str]], dict[int, float]]]:
-        """Each metric DynamoDB publishes, its dimensions and its per-second samples: per
-        table and per global index, ThrottledRequests per table and operation."""
-        seen = set()
-        for metric, table, index, operation in self.metrics.names():
-            dimensions = [{"Name": "TableName", "Value": table}]
-            if metric == THROTTLED_REQUESTS:
-                dimensions.append({"Name": "Operation", "Value": str(operation)})
-                yield metric, dimensions, self.metrics.series(metric, table, operations=[operation])
-                continue
-            if (metric, table, index) in seen:  # counted per operation, published as one
-                continue
-            seen.add((metric, table, index))
-            if index is not None:
-                dimensions.append({"Name": "GlobalSecondaryIndexName", "Value": index})
-            yield metric, dimensions, self.metrics.series(metric, table, index)
+
+def series(
+    metrics: Metrics, start: float
+) -> Iterator[tuple[str, list[dict[str, str]], dict[int, float]]]:
+    """Each metric DynamoDB publishes, its dimensions and its per-second samples from clock
+    time ``start`` on: per table and per global index, ThrottledRequests per operation."""
+    seen = set()
+    for metric, table, index, operation in metrics.names():
+        dimensions = [{"Name": "TableName", "Value": table}]
+        if metric == THROTTLED_REQUESTS:
+            dimensions.append({"Name": "Operation", "Value": str(operation)})
+            yield (
+                metric,
+                dimensions,
+                metrics.series(metric, table, start=start, operations=[operation]),
+            )
+            continue
+        if (metric, table, index) in seen:  # counted per operation, published as one
+            continue
+        seen.add((metric, table, index))
+        if index is not None:
+            dimensions.append({"Name": "GlobalSecondaryIndexName", "Value": index})
+        yield metric, dimensions, metrics.series(metric, table, index, start=start)
 
 
 def datum(
