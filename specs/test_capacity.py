@@ -446,7 +446,7 @@ def test_a_low_capacity_index_throttles_its_table(lab, logs, tlog_gsi_low, figur
     table, index = tlog_gsi_low.name, LOW.name
     lab.published(tlog_gsi_low)
     consumed = lab.points(CONSUMED["write"], table, None, start, end)
-    on_index = lab.points(CONSUMED["write"], table, index, start, end)
+    on_index = lab.total(CONSUMED["write"], table, index, start, end)
     peak = max(p["Sum"] for p in consumed) / lab.period
     figures.record(
         "writes refused by tlog_gsi_low's own capacity (1000 WCU)",
@@ -454,7 +454,9 @@ def test_a_low_capacity_index_throttles_its_table(lab, logs, tlog_gsi_low, figur
         0,
     )
     assert peak < TLOG_GSI_LOW.write, "the table never used the capacity it has"
-    assert max(p["Sum"] for p in on_index) / lab.period > LOW.write, "the index used its credit"
+    # Over the load the index wrote faster than its 1 WCU, on the credit it had earned; a
+    # minute's datapoint need not show it (the credit can be spent across two minutes).
+    assert on_index / (end - start) > LOW.write, "the index used its credit"
     assert lab.total(THROTTLE_EVENTS["write"], table, None, start, end) == 0
     assert lab.total(THROTTLE_EVENTS["write"], table, index, start, end) > 0
     assert lab.total(THROTTLED_REQUESTS, table, None, start, end, operations=["PutItem"]) > 0
