@@ -78,6 +78,15 @@ class Faults:
     active: bool = True
     seen: Counter[str] = field(default_factory=Counter)
 
+    def refused(self, action: str, request: Any) -> str | None:
+        """The action a call is refused for: ``action`` if denied, else the first of the IAM
+        actions that authorize it which --policy does not grant; None if it may go."""
+        if action in self.deny:
+            return action
+        if self.allow is None:
+            return None
+        return next((a for a in iam_actions(action, request) if not self.allows(a)), None)
+
     def allows(self, action: str) -> bool:
         """Whether --policy grants ``action`` (IAM matches actions without regard to case;
         sts:GetCallerIdentity needs no permission)."""
@@ -190,9 +199,9 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
         with lock:
             faults.seen[action] += 1
             n = faults.seen[action]
-            refused = [a for a in iam_actions(action, request) if not faults.allows(a)]
-            if faults.active and (action in faults.deny or refused):
-                return refusal(request, action if action in faults.deny else refused[0])
+            refused = faults.refused(action, request) if faults.active else None
+            if refused:
+                return refusal(request, refused)
             if faults.active and n <= faults.throttle.get(action, 0):
                 return throttling(request, action)
             send = functools.partial(answer, self, **kw)

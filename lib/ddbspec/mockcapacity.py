@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ddbspec.capacity import ScaledClock
+from ddbspec.gateway import TARGET_PREFIX
 from ddbspec.metering import Metering, Reply
 from ddbspec.metrics import THROTTLED_REQUESTS, UNITS, Metrics
 from ddbspec.operations import OPERATIONS
 
 NAMESPACE = "AWS/DynamoDB"
 MINUTE = 60
-TARGET_PREFIX = "DynamoDB_20120810."
 ACCOUNT = "123456789012"  # moto's default account, the one the mock's credentials map to
 Send = Callable[[str, Any], Any]  # (botocore event name, request) -> moto's AWSResponse
 
