@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ddbspec import datasets, figures, loaders, tables
 from ddbspec.targets import Target
+from ddbspec.workshop import datasets, figures, loaders, tables
 
 
 @pytest.fixture(scope="session")

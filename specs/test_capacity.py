@@ -9,7 +9,7 @@ its own, and each table write that touches it is written to it too: an index of 
 throttles a table of 1000 WCU, whose own consumed capacity stays far below what it has.
 
 No local engine enforces capacity, so locally the exercise runs through the capacity gateway
-(``ddbspec.gateway``), which throttles as DynamoDB does, on a clock running faster: a
+(``ddbspec.capacity.gateway``), which throttles as DynamoDB does, on a clock running faster: a
 workshop minute takes about a second and every ratio (burst / rate, load speed / rate) holds.
 Two things differ from the workshop's scripts, on purpose:
 
@@ -24,7 +24,7 @@ Two things differ from the workshop's scripts, on purpose:
 
 ``--aws --aws-capacity workshop -m slow`` runs the same steps on the service, on the real
 clock (about 25 minutes), and reads CloudWatch's metrics instead of the gateway's. Under
-``ddbspec.mockaws`` (moto's mock of AWS, which meters capacity and publishes DynamoDB's
+``ddbspec.aws.mock`` (moto's mock of AWS, which meters capacity and publishes DynamoDB's
 metrics to its CloudWatch as the service does) that path runs on the mock's faster clock.
 """
 
@@ -41,8 +41,19 @@ from typing import Any
 
 import pytest
 
-from ddbspec import aws, charts, datasets, pacing, tables
-from ddbspec.capacity import (
+from ddbspec.aws import account
+from ddbspec.capacity import charts
+from ddbspec.capacity.gateway import Gateway
+from ddbspec.capacity.metering import GSI_MESSAGE
+from ddbspec.capacity.metrics import (
+    CONSUMED,
+    PROVISIONED,
+    THROTTLE_EVENTS,
+    THROTTLED_REQUESTS,
+    CloudWatchMetrics,
+    MetricsSource,
+)
+from ddbspec.capacity.model import (
     BURST_SECONDS,
     Clock,
     ScaledClock,
@@ -52,19 +63,11 @@ from ddbspec.capacity import (
     write_cost,
     write_units,
 )
-from ddbspec.gateway import Gateway
-from ddbspec.metering import GSI_MESSAGE
-from ddbspec.metrics import (
-    CONSUMED,
-    PROVISIONED,
-    THROTTLE_EVENTS,
-    THROTTLED_REQUESTS,
-    CloudWatchMetrics,
-    MetricsSource,
-)
 from ddbspec.targets import Target
+from ddbspec.workshop import datasets, pacing, tables
+from ddbspec.workshop.figures import CAPACITY_PRINTED
 
-GSI, TLOG, MORE = tables.HOST_REQUESTID_GSI, tables.TLOG_PROVISIONED, tables.TLOG_RAISED
+GSI, TLOG, MORE = tables.HOST_REQUESTID_GSI, tables.TLOG, tables.TLOG_RAISED
 TLOG_GSI_LOW = tables.TLOG_GSI_LOW
 (LOW,) = TLOG_GSI_LOW.indexes
 # The workshop's reader creates tlog, waits for it and reads on before loading it: the spec
@@ -74,12 +77,6 @@ PAUSE_LOW = 60.0  # and creates tlog_gsi_low a minute before starting the parall
 SPEED = 4  # the loader writes this many times faster than 5 WCU (the workshop's: ~40)
 CALIBRATION_WCU = 40_000  # more than any engine here writes a second, at the clock's factor 1
 THROTTLED_FOR = 30.0  # step 7 goes on this long after its first refusal, then Ctrl+C
-WORKSHOP_PRINTED = {
-    "small": "RowCount: 500, Total seconds: 3.79715394974",
-    "turn": "row: 1200 in 5.44571805 (then ~20 s per 100 rows)",
-    "medium2": "RowCount: 2000, Total seconds: 13.3077070713",
-    "gsi": "ProvisionedThroughputExceededException: " + GSI_MESSAGE,
-}
 
 
 @dataclass
@@ -145,9 +142,9 @@ def lab(request: pytest.FixtureRequest, target: Target, logs: LogFiles) -> Itera
                 "--aws-capacity workshop (its tables provision up to 1000 WCU and RCU for "
                 "minutes, billed by the started hour)"
             )
-        clock = aws.service_clock()
+        clock = account.service_clock()
         lab = Lab(target, clock, CloudWatchMetrics(target.client("cloudwatch"), clock), period=60)
-        if clock.movable:  # ddbspec.mockaws's service: its clock runs as fast as a gateway's
+        if clock.movable:  # ddbspec.aws.mock's service: its clock runs as fast as a gateway's
             calibrate(lab, logs)
         yield lab
         return
@@ -323,7 +320,7 @@ def test_small_file_loads_within_the_burst_credit(lab, logs, tlog, figures):
         "logfile_small1 rows loaded without a throttle",
         log.written,
         rows,
-        WORKSHOP_PRINTED["small"],
+        CAPACITY_PRINTED["small"],
     )
     assert log.written == rows
     assert log.first_shortfall() is None, "the table handed items back within its credit"
@@ -342,7 +339,7 @@ def test_medium_file_runs_fast_until_the_credit_is_spent(lab, logs, tlog, figure
         f"row of logfile_medium1 where the credit ran out (model +-{slack})",
         turn,
         predicted,
-        WORKSHOP_PRINTED["turn"],
+        CAPACITY_PRINTED["turn"],
         within=slack,
     )
     assert predicted is not None, "by the model the credit outlasts the file: load faster"
@@ -401,7 +398,7 @@ def test_more_capacity_loads_the_next_file_at_a_steady_rate(lab, logs, tlog, fig
         "logfile_medium2 rows loaded without a throttle at 100 WCU",
         log.written,
         len(logs.units(FILES["more capacity"])),
-        WORKSHOP_PRINTED["medium2"],
+        CAPACITY_PRINTED["medium2"],
     )
     assert log.first_shortfall() is None
     lab.published(tlog)
@@ -434,7 +431,7 @@ def test_a_low_capacity_index_throttles_its_table(lab, logs, tlog_gsi_low, figur
         "PutItem refused with the GSI message",
         refusal["Error"]["Message"] == GSI_MESSAGE,
         True,
-        WORKSHOP_PRINTED["gsi"],
+        CAPACITY_PRINTED["gsi"],
     )
     assert {r.response["Error"]["Code"] for r in log.refusals} == {
         "ProvisionedThroughputExceededException"

@@ -24,17 +24,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ddbspec import datasets, loaders, pacing, tables
-from ddbspec.capacity import real_clock
+from ddbspec.capacity.gateway import Gateway
+from ddbspec.capacity.metrics import CONSUMED, THROTTLE_EVENTS, THROTTLED_REQUESTS
+from ddbspec.capacity.model import real_clock
 from ddbspec.errors import LoadError
-from ddbspec.gateway import Gateway
-from ddbspec.metrics import CONSUMED, THROTTLE_EVENTS, THROTTLED_REQUESTS
+from ddbspec.workshop import datasets, loaders, pacing, tables
 
 pytestmark = pytest.mark.benchmark
 CAPACITY = 100
 TARGET = 0.9  # issue: the capacity-aware loader sustains 90% of the provisioned WCU
-INDEX = tables.Index("host-requestid-gsi", ("host", "S"), ("requestid", "N"), "KEYS_ONLY",
-                     CAPACITY, CAPACITY)  # fmt: skip
+INDEX = tables.Index(
+    "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "KEYS_ONLY", CAPACITY, CAPACITY
+)
 TABLE = tables.TableDef("bench", ("requestid", "N"), None, (INDEX,), CAPACITY, CAPACITY)
 SMALL_INDEX = dataclasses.replace(TABLE, indexes=(dataclasses.replace(INDEX, write=25),))
 # name: (table, the meter that limits the load (None: the table), its WCU, rows: ~4 s of it)

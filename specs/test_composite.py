@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec import queries, tables
-from ddbspec.figures import WORKSHOP_PRINTED
+from ddbspec.workshop import queries, tables
+from ddbspec.workshop.figures import EMPLOYEE_PRINTED
 
 pytestmark = pytest.mark.needs("online_gsi")
 
@@ -35,7 +35,7 @@ def test_workshop_queries(ask, model, figures, state, prefix, printed):
         f"state {state}" + (f", city_dept begins with {prefix!r}" if prefix else ""),
         len(found),
         expected,
-        WORKSHOP_PRINTED[printed],
+        EMPLOYEE_PRINTED[printed],
     )
     assert len(found) == expected
     assert all(e["state"] == state and e["city_dept"].startswith(prefix or "") for e in found)

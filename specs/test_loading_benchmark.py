@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec import ceiling, datasets, loaders, tables
+from ddbspec.workshop import datasets, loaders, tables, write_ceiling
 
 pytestmark = pytest.mark.benchmark
 ROUNDS = 5
@@ -32,7 +32,7 @@ def prebuilt(employees):
 
 @pytest.fixture(scope="module")
 def best_workers(target, table, prebuilt) -> int:
-    return ceiling.best_workers(target.client(), table, prebuilt)
+    return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
 def items_per_second(benchmark, items: int) -> float:
@@ -43,7 +43,7 @@ def test_raw_batch_write_loop(benchmark, target, table, prebuilt, best_workers, 
     client = target.client()
     benchmark.extra_info["workers"] = best_workers
     benchmark.pedantic(
-        ceiling.raw_batch_write,
+        write_ceiling.raw_batch_write,
         args=(client, table, prebuilt, best_workers),
         rounds=ROUNDS,
         warmup_rounds=1,

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from ddbspec import locks, queries, targets
+from ddbspec import targets
+from ddbspec.workshop import locks, queries
 
 EMPLOYEE = 251  # the workshop's Wendi Bricknell
 MOVES = {"first": ("OR", "Portland", "Operation"), "second": ("IL", "Chicago", "Operation")}

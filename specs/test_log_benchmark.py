@@ -1,6 +1,6 @@
 """Loading and scanning tlog_scan, measured (benchmarks, not specs).
 
-The loader against the engine's ceiling (``ddbspec.ceiling``: a raw BatchWriteItem loop at
+The loader against the engine's ceiling (``workshop.write_ceiling``: a raw BatchWriteItem loop at
 its best worker count) and against a loader written the way the workshop wrote it (boto3's
 resource, batch_writer, one thread per file); the parallel scan against the sequential one.
 The ratios go to the run's summary. Run with ``pytest -m benchmark -n 0``; ``--scale`` sets
@@ -14,8 +14,14 @@ import threading
 import boto3
 import pytest
 
-from ddbspec import ceiling, loaders, logtable, scans, tables
-from ddbspec.datasets import FileOrder, log_item, log_table_items, read_log_rows, request_id
+from ddbspec.workshop import loaders, scans, tables, tlog_scan, write_ceiling
+from ddbspec.workshop.datasets import (
+    FileOrder,
+    log_item,
+    log_table_items,
+    read_log_rows,
+    request_id,
+)
 
 pytestmark = pytest.mark.benchmark
 ROUNDS = 3
@@ -26,7 +32,7 @@ scan_seconds: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def files(data_dir):
-    return [data_dir / name for name in logtable.MEDIUM_FILES]
+    return [data_dir / name for name in tlog_scan.MEDIUM_FILES]
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +49,18 @@ def prebuilt(files, scale) -> list[list[dict]]:
 
 @pytest.fixture(scope="module")
 def best_workers(target, table, prebuilt) -> int:
-    return ceiling.best_workers(target.client(), table, prebuilt)
+    return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
 def workshop_loader(target, table: str, files, scale: int) -> None:
     """load_logfile_parallel.py's way: a thread per file, boto3's resource and batch_writer."""
     resource = boto3.resource(
-        "dynamodb", endpoint_url=target.info.endpoint_url, region_name=target.info.region,
-        aws_access_key_id="ddbspec", aws_secret_access_key="ddbspec",
-    )  # fmt: skip
+        "dynamodb",
+        endpoint_url=target.info.endpoint_url,
+        region_name=target.info.region,
+        aws_access_key_id="ddbspec",
+        aws_secret_access_key="ddbspec",
+    )
 
     def load_file(worker: int) -> None:
         with resource.Table(table).batch_writer() as writer:
@@ -72,8 +81,11 @@ def rate(benchmark, items: int) -> float:
 
 def test_raw_ceiling(benchmark, target, table, prebuilt, best_workers):
     benchmark.extra_info["workers"] = best_workers
-    benchmark.pedantic(ceiling.raw_batch_write, rounds=ROUNDS,
-                       args=(target.client(), table, prebuilt, best_workers))  # fmt: skip
+    benchmark.pedantic(
+        write_ceiling.raw_batch_write,
+        rounds=ROUNDS,
+        args=(target.client(), table, prebuilt, best_workers),
+    )
     rates["raw"] = rate(benchmark, sum(map(len, prebuilt)))
 
 
@@ -93,9 +105,13 @@ def test_log_loader(benchmark, target, table, files, scale, best_workers, figure
     rates["loader"] = rate(benchmark, written)
     engine = target.info.name
     if "raw" in rates:
-        figures.record(f"log loader / raw BatchWriteItem on {engine} ({rates['loader']:.0f} vs "
-                       f"{rates['raw']:.0f} items/s)", round(rates["loader"] / rates["raw"], 2),
-                       TARGET, at_least=True)  # fmt: skip
+        figures.record(
+            f"log loader / raw BatchWriteItem on {engine} ({rates['loader']:.0f} vs "
+            f"{rates['raw']:.0f} items/s)",
+            round(rates["loader"] / rates["raw"], 2),
+            TARGET,
+            at_least=True,
+        )
     if "workshop" in rates:
         figures.record(
             f"log loader / the workshop's loader ({rates['workshop']:.0f} items/s)",
@@ -107,7 +123,7 @@ def test_log_loader(benchmark, target, table, files, scale, best_workers, figure
 
 @pytest.fixture(scope="module")
 def shared(target, data_dir, scale, pytestconfig):
-    return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
 
 
 def test_sequential_scan(benchmark, target, shared):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec import queries
-from ddbspec.figures import WORKSHOP_PRINTED
+from ddbspec.workshop import queries
+from ddbspec.workshop.figures import EMPLOYEE_PRINTED
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def ask(target, employees_table):
 def test_employees_in_wa(ask, model, figures):
     found = ask("state", "WA")
     figures.record(
-        "employees in state WA", len(found), model.by_state["WA"], WORKSHOP_PRINTED["state WA"]
+        "employees in state WA", len(found), model.by_state["WA"], EMPLOYEE_PRINTED["state WA"]
     )
     assert len(found) == model.by_state["WA"]
     assert {e["name"] for e in found} == model.names_where(state="WA")
@@ -35,7 +35,7 @@ def test_current_title_software_engineer(ask, model, figures):
         "current title 'Software Engineer'",
         len(found),
         model.by_current_title["Software Engineer"],
-        WORKSHOP_PRINTED["current_title Software Engineer"],
+        EMPLOYEE_PRINTED["current_title Software Engineer"],
     )
     assert len(found) == model.by_current_title["Software Engineer"]
 
@@ -47,7 +47,7 @@ def test_name_dale_marlin(ask, model, figures):
         "name 'Dale Marlin' (hire dates)",
         hired,
         model.hire_dates("Dale Marlin"),
-        WORKSHOP_PRINTED["name Dale Marlin"],
+        EMPLOYEE_PRINTED["name Dale Marlin"],
     )
     assert hired == model.hire_dates("Dale Marlin")
 

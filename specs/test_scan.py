@@ -14,15 +14,15 @@ import itertools
 
 import pytest
 
-from ddbspec import logtable, scans
-from ddbspec.datasets import FileOrder
-from ddbspec.figures import log_printed
+from ddbspec.workshop import scans, tlog_scan
+from ddbspec.workshop.datasets import FileOrder
+from ddbspec.workshop.figures import log_printed
 
 
 @pytest.fixture(scope="module")
-def tlog(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
+def tlog(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
     """tlog_scan with the medium files in natural order: every requestid distinct."""
-    return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec import logtable, queries, scans
-from ddbspec.datasets import FULL_SCALE, FileOrder
-from ddbspec.figures import (
+from ddbspec.workshop import queries, scans, tlog_scan
+from ddbspec.workshop.datasets import FULL_SCALE, FileOrder
+from ddbspec.workshop.figures import (
     LOG_PRINTED,
     NOT_FOUND,
     NOT_FOUND_ON,
@@ -35,13 +35,13 @@ PREFIXES = {NOT_FOUND: "404", NOT_FOUND_ON: "404 on 2017-07-21"}
 
 
 @pytest.fixture(scope="module")
-def corrected(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
-    return logtable.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+def corrected(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
 
 
 @pytest.fixture(scope="module")
-def replay(target, data_dir, scale, pytestconfig) -> logtable.LogTable:
-    return logtable.shared(target, data_dir, scale, FileOrder.REPLAY, pytestconfig)
+def replay(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.REPLAY, pytestconfig)
 
 
 @pytest.mark.parametrize("prefix", list(PREFIXES))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec import loaders, queries, tables
-from ddbspec.figures import WORKSHOP_PRINTED
+from ddbspec.workshop import loaders, queries, tables
+from ddbspec.workshop.figures import EMPLOYEE_PRINTED
 
 pytestmark = pytest.mark.needs("online_gsi")
 
@@ -40,7 +40,7 @@ def by_sparse_index(ddb, table) -> queries.ScanResult:
 
 def test_table_scan_reads_every_item_to_find_the_managers(by_table_scan, model, figures):
     result = by_table_scan
-    printed = WORKSHOP_PRINTED["managers by table scan"]
+    printed = EMPLOYEE_PRINTED["managers by table scan"]
     figures.record("managers found by a table scan", result.count, model.managers, printed)
     figures.record("items scanned by the table scan", result.scanned, model.items)
     assert result.count == model.managers
@@ -49,7 +49,7 @@ def test_table_scan_reads_every_item_to_find_the_managers(by_table_scan, model, 
 
 def test_sparse_index_scan_reads_only_the_managers(by_sparse_index, model, figures):
     result = by_sparse_index
-    printed = WORKSHOP_PRINTED["managers by sparse index"]
+    printed = EMPLOYEE_PRINTED["managers by sparse index"]
     figures.record("managers found by the sparse index", result.count, model.managers, printed)
     figures.record("items scanned in the sparse index", result.scanned, model.managers)
     assert result.count == model.managers

@@ -5,10 +5,10 @@ The workshop enabled a stream on ``tlog`` with UpdateTable (NEW_IMAGE), mapped i
 Lambda function (batches of 100 from TRIM_HORIZON) that writes each new image to
 ``tlog_replica``, loaded logfile_stream.csv and scanned the replica: Count 2000.
 
-The function here is ``ddbspec.replica``. On AWS (``--aws``) it is deployed as the workshop
-deployed it (``ddbspec.lambda_deploy``): a role only Lambda may assume, a policy scoped to
+The function here is ``ddbspec.workshop.replica``. On AWS (``--aws``) it is deployed as the workshop
+deployed it (``ddbspec.aws.lambda_deploy``): a role only Lambda may assume, a policy scoped to
 this run's stream, replica and log group, the zipped function, the event source mapping.
-Elsewhere no Lambda runs, so the suite's own runner (``ddbspec.streams``) is the mapping: it
+Elsewhere no Lambda runs, so the suite's own runner (``workshop.streams``) is the mapping: it
 reads the stream and invokes the same handler with the events Lambda would build.
 
 The workshop's function ignored REMOVE and swallowed its own errors: its replica drifted,
@@ -31,10 +31,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ddbspec import lambda_deploy, loaders, mocklambda, progress, replica, streams, tlog
-from ddbspec.queries import paginate
-from ddbspec.streams import BatchFailed, Checkpoint, Retry, Runner, StreamError
+from ddbspec import progress
+from ddbspec.aws import lambda_deploy, mock_lambda
 from ddbspec.targets import Target
+from ddbspec.workshop import datasets, loaders, replica, streams, tables
+from ddbspec.workshop.queries import paginate
+from ddbspec.workshop.streams import BatchFailed, Checkpoint, Retry, Runner, StreamError
 
 pytestmark = pytest.mark.needs("streams")
 
@@ -92,7 +94,7 @@ def caught_up(source: Source, consumer: Runner) -> None:
 
 @pytest.fixture(scope="module")
 def rows(data_dir) -> list[dict[str, Any]]:
-    return tlog.tlog_items(data_dir / "logfile_stream.csv")
+    return datasets.tlog_items(data_dir / "logfile_stream.csv")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +107,7 @@ def source_table(
     target: Target, clients: Clients, base: str, view: str = "NEW_IMAGE"
 ) -> Iterator[Source]:
     """A tlog table whose stream is enabled afterwards with UpdateTable, as the workshop does."""
-    with target.table(tlog.TLOG, base) as name:
+    with target.table(tables.TLOG_STREAMED, base) as name:
         stream = streams.enable_stream(clients.ddb, name, target.waits, view)
         yield Source(name, stream, streams.StreamEnd(clients.streams, stream.arn), clients)
 
@@ -136,14 +138,17 @@ def say(line: str) -> None:
 def replication(target: Target, source: Source, rows) -> Iterator[Replication]:
     """tlog_replica, kept from before the load (the workshop's order) by the function: on
     AWS the deployed one, elsewhere the suite's runner with the same handler."""
-    with target.table(tlog.TLOG_REPLICA) as name:
+    with target.table(tables.TLOG_REPLICA) as name:
         if target.info.name == "aws":
             with deployed_function(target, source, name, rows, say) as r:
                 yield r
             return
         mapping = runner(source, replica.Replicator(name, source.clients.ddb))
-        settings = {"EventSourceArn": source.stream.arn, "BatchSize": mapping.batch_size,
-                    "StartingPosition": mapping.start_position}  # fmt: skip
+        settings = {
+            "EventSourceArn": source.stream.arn,
+            "BatchSize": mapping.batch_size,
+            "StartingPosition": mapping.start_position,
+        }
         with mapping.running():
             loaders.load_verified(source.clients.ddb, source.name, rows)
             replication = Replication(name, settings, lambda: caught_up(source, mapping))
@@ -157,8 +162,8 @@ def deployed_function(
 ) -> Iterator[Replication]:
     """The workshop's steps 2-8 on AWS; everything removed afterwards, and checked gone.
 
-    Under moto's mock (``python -m ddbspec.mockaws``) the function cannot run: the suite
-    stands in for Lambda with the deployed zip (``mocklambda.stand_in``); every call that
+    Under moto's mock (``ddbspec mock-aws``) the function cannot run: the suite
+    stands in for Lambda with the deployed zip (``mock_lambda.stand_in``); every call that
     creates, inspects and deletes the resources is the real path.
     """
     deployment = None
@@ -174,8 +179,8 @@ def deployed_function(
         ) as deployment:
             mapping = target.client("lambda").get_event_source_mapping(UUID=deployment.mapping_uuid)
             stand_in = (
-                mocklambda.stand_in(target.client, deployment, poll_interval=POLL)
-                if mocklambda.active()
+                mock_lambda.stand_in(target.client, deployment, poll_interval=POLL)
+                if mock_lambda.active()
                 else contextlib.nullcontext()
             )
             with stand_in as in_lambdas_place:
@@ -215,7 +220,7 @@ def lambda_caught_up(
 def fresh_replica(target: Target, request) -> Iterator[str]:
     """A replica of its own for one test, named after it."""
     base = "tlog_replica_" + request.node.name.removeprefix("test_")[:20]
-    with target.table(tlog.TLOG_REPLICA, base) as name:
+    with target.table(tables.TLOG_REPLICA, base) as name:
         yield name
 
 
@@ -251,9 +256,9 @@ def test_the_stream_is_mapped_as_the_workshop_maps_it(target, source, replicatio
 
     On AWS the mapping is Lambda's, and the function runs as a role that only Lambda may
     assume, with one inline policy naming this run's stream, replica and log group and no
-    other table. Under moto's mock of AWS (``python -m ddbspec.mockaws``) the same resources
+    other table. Under moto's mock of AWS (``ddbspec mock-aws``) the same resources
     are asserted here; the function's code cannot run there, so the suite runs the deployed
-    zip itself, in Lambda's place (``mocklambda.stand_in``), and the module's teardown checks
+    zip itself, in Lambda's place (``mock_lambda.stand_in``), and the module's teardown checks
     that every resource it created is gone.
     """
     m = replication.mapping
@@ -387,8 +392,11 @@ def test_a_failed_batch_is_retried_and_nothing_is_lost_or_duplicated(
     with consumer.running():
         caught_up(source, consumer)
     redelivered = sorted(int(s) for s, n in deliveries.by_record.items() if n > 1)
-    figures.record("records delivered again after the failed batch", len(redelivered),
-                   len(deliveries.batches[2]))  # fmt: skip
+    figures.record(
+        "records delivered again after the failed batch",
+        len(redelivered),
+        len(deliveries.batches[2]),
+    )
     assert consumer.stats.failed_invocations == 1
     assert deliveries.batches[2] == deliveries.batches[3]  # the same batch, again
     assert redelivered == sorted(int(s) for s in deliveries.batches[2])
@@ -432,7 +440,7 @@ def test_a_consumer_stopped_midstream_resumes_from_its_checkpoint(
 
 def test_a_table_without_a_stream_is_refused_naming_it(target, clients):
     with (
-        target.table(tlog.TLOG, "tlog_nostream") as name,
+        target.table(tables.TLOG_STREAMED, "tlog_nostream") as name,
         pytest.raises(StreamError) as refused,
     ):
         streams.find_stream(clients.ddb, name)
@@ -457,8 +465,12 @@ def test_a_stream_without_new_images_is_refused_and_its_records_are_not_skipped(
 class Faulty:
     """The engine's streams client, with faults injected into GetRecords on purpose."""
 
-    def __init__(self, real: Any, expire_calls: set[int] = frozenset(),
-                 rename: Callable[[dict], bool] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        real: Any,
+        expire_calls: set[int] = frozenset(),
+        rename: Callable[[dict], bool] | None = None,
+    ) -> None:
         self.real, self.expire_calls, self.rename = real, expire_calls, rename
         self.get_records_calls = 0
 
@@ -502,8 +514,13 @@ def test_an_unknown_event_name_is_reported_not_skipped(small_source, fresh_repli
         return victim.get("seq") == seq
 
     faulty = Faulty(small_source.clients.streams, rename=rename)
-    consumer = Runner(faulty, small_source.stream.arn, replica.Replicator(fresh_replica, ddb),
-                      poll_interval=POLL, retry=QUICK)  # fmt: skip
+    consumer = Runner(
+        faulty,
+        small_source.stream.arn,
+        replica.Replicator(fresh_replica, ddb),
+        poll_interval=POLL,
+        retry=QUICK,
+    )
     with consumer.running(), pytest.raises(BatchFailed) as failed:
         caught_up(small_source, consumer)
     assert f"sequence number {victim['seq']}" in str(failed.value)
@@ -517,9 +534,13 @@ def test_a_record_too_large_for_an_event_is_reported(target, clients, rows, fres
         large = {**rows[0], "useragent": "x" * 40_000}
         loaders.load(clients.ddb, big.name, [*rows[1:5], large])
         limit = 20_000  # bytes an event may hold here (Lambda's is 6 MB)
-        consumer = Runner(clients.streams, big.stream.arn,
-                          replica.Replicator(fresh_replica, clients.ddb),
-                          poll_interval=POLL, max_event_bytes=limit)  # fmt: skip
+        consumer = Runner(
+            clients.streams,
+            big.stream.arn,
+            replica.Replicator(fresh_replica, clients.ddb),
+            poll_interval=POLL,
+            max_event_bytes=limit,
+        )
         with consumer.running(), pytest.raises(streams.RecordTooLarge) as failed:
             caught_up(big, consumer)
     assert f"over the {limit} a function may receive" in str(failed.value)
@@ -538,10 +559,11 @@ def test_a_missing_replica_fails_the_batch_and_nothing_is_checkpointed_past_it(
             caught_up(orphan, consumer)
         assert "ResourceNotFoundException" in str(failed.value)
         assert consumer.checkpoint.positions == {}
-        with target.table(tlog.TLOG_REPLICA, "tlog_replica_missing") as created:
+        with target.table(tables.TLOG_REPLICA, "tlog_replica_missing") as created:
             assert created == missing
-            resumed = runner(orphan, replica.Replicator(missing, ddb),
-                             checkpoint=consumer.checkpoint)  # fmt: skip
+            resumed = runner(
+                orphan, replica.Replicator(missing, ddb), checkpoint=consumer.checkpoint
+            )
             with resumed.running():
                 caught_up(orphan, resumed)
             assert snapshot(ddb, missing) == orphan.items(ddb)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"  # the workshop's CSV files, as the suite ships them
 
 
 def run_suite(
@@ -48,16 +49,30 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-NOTHING_LEFT = "ddbspec.mockaws: the run left nothing in the mocked account"
+NOTHING_LEFT = "ddbspec mock-aws: the run left nothing in the mocked account"
 
 
 def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
-    """``python -m ddbspec.mockaws ARGS specs -q``: the --aws path against moto's in-process
+    """``python -m ddbspec.aws.mock ARGS specs -q``: the --aws path against moto's in-process
     mock (ARGS may start with the mock's faults); returns its exit status and output."""
     result = subprocess.run(
-        [sys.executable, "-m", "ddbspec.mockaws", *args, "specs", "-p", "no:cacheprovider", "-q"],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ddbspec",
+            "mock-aws",
+            *args,
+            "specs",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -75,8 +90,8 @@ def run_mock_aws(selection: str, *options: str, timeout: float = 900) -> str:
 
 
 def fake_aws_credentials(monkeypatch, region: str, **extra: str) -> None:
-    """The environment moto's in-process mock is run with (as ddbspec.mockaws sets it)."""
-    from ddbspec.mockaws import FAKE_CREDENTIALS
+    """The environment moto's in-process mock is run with (as ddbspec.aws.mock sets it)."""
+    from ddbspec.aws.mock import FAKE_CREDENTIALS
 
     for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, **extra}.items():
         monkeypatch.setenv(name, value)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ddbspec.engines import ENGINES, Settings
+from ddbspec.config import Settings
+from ddbspec.engines import dynalite
+from ddbspec.engines.registry import ENGINES
 from ddbspec.errors import EngineError
 
 from suite import REPO, processes_mentioning, run_suite
@@ -155,9 +157,7 @@ def test_docker_absent_skips_every_spec_with_one_reason(tmp_path):
 def test_node_missing_is_explained(monkeypatch):
     import builtins
 
-    from ddbspec import engines
-
-    monkeypatch.setattr(engines.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dynalite.shutil, "which", lambda name: None)
     real_import = builtins.__import__
 
     def no_wheel(name, *args, **kwargs):
@@ -167,7 +167,7 @@ def test_node_missing_is_explained(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_wheel)
     with pytest.raises(EngineError, match=r"dynalite needs Node\.js.*--engine moto"):
-        engines.node_and_npm()
+        dynalite.node_and_npm()
 
 
 def test_port_already_taken(tmp_path):

@@ -7,21 +7,23 @@ import os
 
 import pytest
 
-from ddbspec import engines, plugin, targets
-from ddbspec.engines import EngineInfo, Settings
+from ddbspec import config, summary, targets
+from ddbspec.config import Settings
+from ddbspec.engines import registry
+from ddbspec.engines.base import EngineInfo
 
 from suite import run_suite
 
 
 @pytest.mark.parametrize(("text", "copies"), [("1", 1), ("4", 4), ("250", 250), ("full", 250)])
 def test_scale_accepts_copies_and_full(text, copies):
-    assert plugin.scale(text) == copies
+    assert config.scale(text) == copies
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "251", "1e3", "", "half"])
 def test_scale_refuses_anything_else_with_the_limit(text):
     with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 250"):
-        plugin.scale(text)
+        config.scale(text)
 
 
 @pytest.mark.parametrize(
@@ -33,11 +35,11 @@ def test_scale_refuses_anything_else_with_the_limit(text):
     ],
 )
 def test_exercise_names_come_from_module_names(path, exercise):
-    assert plugin.exercise_of(path) == exercise
+    assert summary.exercise_of(path) == exercise
 
 
 def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:
-    monkeypatch.setattr(engines, "acquire", lambda settings, name: infos[name])
+    monkeypatch.setattr(registry, "acquire", lambda settings, name: infos[name])
 
 
 DYNALITE = EngineInfo("dynalite", capabilities={"online_gsi": False, "transactions": False})
@@ -101,7 +103,7 @@ def test_only_aws_tables_are_tagged():
 def test_the_run_touches_only_its_own_tables(tmp_path):
     """A table that was there before the run is left as it was; the run's are all gone."""
     settings = Settings(run_id="host", state_dir=tmp_path, owner_pid=os.getpid())
-    info = engines.acquire(settings, "moto")
+    info = registry.acquire(settings, "moto")
     try:
         ddb = info.client()
         ddb.create_table(
@@ -123,9 +125,20 @@ def test_the_run_touches_only_its_own_tables(tmp_path):
         assert ddb.list_tables()["TableNames"] == ["someone-elses"]
         assert ddb.scan(TableName="someone-elses")["Items"] == [{"pk": {"S": "mine"}}]
     finally:
-        engines.release_all(settings)
+        registry.release_all(settings)
 
 
 def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():
-    assert plugin.store_for(plugin.DEFAULT_SCALE) is None
-    assert plugin.store_for(plugin.FULL_SCALE) == "scale-250"
+    assert config.store_for(config.DEFAULT_SCALE) is None
+    assert config.store_for(config.FULL_SCALE) == "scale-250"
+
+
+@pytest.mark.parametrize(
+    "args", [("--collect-only", "-q", "tests"), ("tests/capacity/test_model.py", "-q")]
+)
+def test_a_run_that_needs_no_engine_installs_and_starts_none(tmp_path, args):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    result = run_suite(*args, tmp=tmp_path, env={"XDG_CACHE_HOME": str(cache)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(cache.iterdir()) == []  # dynalite is installed when a spec first needs it

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ddbspec import engines, tables, targets
-from ddbspec.loaders import count_items, load
+from ddbspec import config, targets
+from ddbspec.aws import sweep
+from ddbspec.engines import registry
+from ddbspec.workshop import tables
+from ddbspec.workshop.loaders import count_items, load
 
 DEFINITION = tables.TableDef("shared_probe", ("pk", "S"), None)
 
@@ -20,10 +23,10 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def a_run(tmp_path: Path, cache_dir: Path, name: str) -> engines.Settings:
+def a_run(tmp_path: Path, cache_dir: Path, name: str) -> config.Settings:
     state = tmp_path / name
     state.mkdir()
-    return engines.Settings(
+    return config.Settings(
         table_prefix="ddbspectest",
         run_id=name,
         cache_dir=cache_dir,
@@ -46,8 +49,8 @@ class Builder:
         return load(ddb, name, rows)
 
 
-def shared(settings: engines.Settings, engine: str, fingerprint: str, build: Builder) -> str:
-    target = targets.Target(engines.acquire(settings, engine), settings, "shared")
+def shared(settings: config.Settings, engine: str, fingerprint: str, build: Builder) -> str:
+    target = targets.Target(registry.acquire(settings, engine), settings, "shared")
     return target.shared_table(DEFINITION, fingerprint, build)
 
 
@@ -59,21 +62,21 @@ def test_dynalite_keeps_a_complete_table_for_the_next_run(tmp_path, cache_dir):
         assert shared(first, "dynalite", "fp-a" * 4, build) == name  # same run: built once
         assert build.calls == 1
     finally:
-        engines.release_all(first)
+        registry.release_all(first)
 
     second = a_run(tmp_path, cache_dir, "run2")
     try:
         again = Builder(60)
         assert shared(second, "dynalite", "fp-a" * 4, again) == name
         assert again.calls == 0  # reused from disk
-        info = engines.acquire(second, "dynalite")
+        info = registry.acquire(second, "dynalite")
         assert info.persistent and count_items(info.client(), name) == 60
 
         other = Builder(30)
         assert shared(second, "dynalite", "fp-b" * 4, other) != name
         assert other.calls == 1  # another fingerprint is another table
     finally:
-        engines.release_all(second)
+        registry.release_all(second)
 
 
 def test_a_half_loaded_table_is_rebuilt_not_trusted(tmp_path, cache_dir):
@@ -82,33 +85,33 @@ def test_a_half_loaded_table_is_rebuilt_not_trusted(tmp_path, cache_dir):
         with pytest.raises(RuntimeError, match="killed mid-load"):
             shared(killed, "dynalite", "fp-c" * 4, Builder(60, fail_after=20))
     finally:
-        engines.release_all(killed)
+        registry.release_all(killed)
 
     after = a_run(tmp_path, cache_dir, "after")
     try:
         rebuild = Builder(60)
         name = shared(after, "dynalite", "fp-c" * 4, rebuild)
         assert rebuild.calls == 1
-        assert count_items(engines.acquire(after, "dynalite").client(), name) == 60
+        assert count_items(registry.acquire(after, "dynalite").client(), name) == 60
     finally:
-        engines.release_all(after)
+        registry.release_all(after)
 
 
 def test_leftovers_of_a_killed_run_are_swept_from_the_store(tmp_path, cache_dir):
     killed = a_run(tmp_path, cache_dir, "left")
-    info = engines.acquire(killed, "dynalite")
+    info = registry.acquire(killed, "dynalite")
     ddb = info.client()
     target = targets.Target(info, killed, "sweep")
     leftover = target.table_name("orphan")
     tables.create_table(ddb, DEFINITION, leftover, target.waits)
-    engines.release_all(killed)  # the run dies without deleting its table
+    registry.release_all(killed)  # the run dies without deleting its table
 
     nxt = a_run(tmp_path, cache_dir, "next")
     try:
-        tables_now = engines.acquire(nxt, "dynalite").client().list_tables()["TableNames"]
+        tables_now = registry.acquire(nxt, "dynalite").client().list_tables()["TableNames"]
         assert leftover not in tables_now
     finally:
-        engines.release_all(nxt)
+        registry.release_all(nxt)
 
 
 def test_engines_without_a_disk_store_delete_shared_tables_with_the_run(tmp_path, cache_dir):
@@ -117,8 +120,8 @@ def test_engines_without_a_disk_store_delete_shared_tables_with_the_run(tmp_path
         build = Builder(10)
         name = shared(run, "moto", "fp-d" * 4, build)
         assert run.run_id in name and build.calls == 1
-        assert targets.sweep_run(run) == {"moto": [name]}
-        ddb = engines.acquire(run, "moto").client()
+        assert sweep.sweep_run(run) == {"moto": [name]}
+        ddb = registry.acquire(run, "moto").client()
         assert name not in ddb.list_tables()["TableNames"]
     finally:
-        engines.release_all(run)
+        registry.release_all(run)

@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from ddbspec import aws, engines, tables
-from ddbspec.engines import EngineInfo, Settings
-from ddbspec.probes import CAPABILITIES
+from ddbspec.config import Settings
+from ddbspec.engines import registry
+from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.probes import CAPABILITIES
 from ddbspec.progress import say
+from ddbspec.workshop import tables
 
 
 def pool(settings: Settings) -> tuple[str, ...]:
     """Engines to try, in order: the default pool, or the one engine the user forced."""
-    return engines.POOL if settings.engine == "auto" else (settings.engine,)
+    return registry.POOL if settings.engine == "auto" else (settings.engine,)
 
 
 def pick(settings: Settings, needs: list[str], label: str) -> Target:
@@ -33,7 +35,7 @@ def pick(settings: Settings, needs: list[str], label: str) -> Target:
         )
     reasons = []
     for name in pool(settings):
-        info = engines.acquire(settings, name)
+        info = registry.acquire(settings, name)
         if info.error:
             pytest.fail(f"engine {name}: {info.error}", pytrace=False)
         if info.unavailable:
@@ -140,27 +142,3 @@ def cached(ddb: Any, name: str, fingerprint: str) -> bool:
         return False
     tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
     return tags.get("ddbspec-fingerprint") == fingerprint and "ddbspec-items" in tags
-
-
-def sweep_run(settings: Settings) -> dict[str, list[str]]:
-    """Delete everything of this run still standing on any engine it used (a spec killed
-    before its teardown, a shared table; on AWS also exercise 8's function, role and log
-    group): the run id in their names, and on AWS in their tags, makes them this run's."""
-    if settings.keep_tables:
-        return {}
-    swept = {}
-    for path in sorted(settings.state_dir.glob("engine-*.json")):
-        info = EngineInfo.from_json(path.read_text())
-        if info.error or info.unavailable:
-            continue
-        with contextlib.suppress(Exception):  # an engine that died has nothing left to delete
-            swept[info.name] = _sweep(info, settings)
-    return {name: left for name, left in swept.items() if left}
-
-
-def _sweep(info: EngineInfo, settings: Settings) -> list[str]:
-    prefix = f"{settings.table_prefix}-{settings.run_id}-"
-    if info.name != "aws":
-        return engines.sweep(info, prefix)
-    deleted, failed = aws.sweep(info.client, aws.leftovers(info.client, prefix, settings.run_id))
-    return [str(r) for r in deleted] + [f"NOT DELETED {why}" for why in failed]

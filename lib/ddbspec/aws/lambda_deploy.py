@@ -1,0 +1,604 @@
+"""Exercise 8 on AWS: the replication function deployed as the workshop deploys it.
+
+The workshop's steps 2-6, for this run only: a role that Lambda may assume, an inline policy
+that lets it read this run's stream, write this run's replica and log to its own log group
+(the workshop's policy allowed every table, stream and log group of the account), the
+handler zipped and created as a function, and the event source mapping (batches of 100 from
+TRIM_HORIZON). ``deployed()`` removes all of it on the way out, whether the body succeeded,
+failed or was interrupted, and says what it could not remove.
+
+Everything here is an ordinary boto3 call: against moto's in-process mock the same code
+runs, and only the function's execution has to be stood in for (``ddbspec.aws.mock_lambda``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ddbspec.errors import DdbSpecError
+from ddbspec.progress import say
+from ddbspec.workshop import replica
+from ddbspec.workshop.loaders import count_items
+
+log = logging.getLogger(__name__)
+
+RUNTIME = "python3.12"
+MODULE = "replica.py"  # the file's name inside the zip
+HANDLER = "replica.handler"
+FUNCTION_TIMEOUT = 60  # seconds, as the workshop's create-function
+BATCH_SIZE = 100
+STARTING_POSITION = "TRIM_HORIZON"
+LOG_RETENTION_DAYS = 1
+Clients = Callable[[str], Any]
+Progress = Callable[[str], None]
+
+
+class DeployError(DdbSpecError):
+    """The function could not be deployed, or not removed; the message says what is left."""
+
+
+# --- what is created: names and documents (pure) ----------------------------------------
+
+
+def _fit(name: str, limit: int) -> str:
+    """``name``, shortened with a digest of the whole if it is over the service's limit."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The run's own names for what it creates (IAM and Lambda allow 64 characters)."""
+
+    role: str
+    policy: str
+    function: str
+
+    @classmethod
+    def of(cls, base: str) -> Names:
+        return cls(
+            role=_fit(f"{base}-replica-role", 64),
+            policy=_fit(f"{base}-replica-policy", 128),
+            function=_fit(f"{base}-replica", 64),
+        )
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function}"
+
+
+@dataclass(frozen=True)
+class Arn:
+    """The parts of a DynamoDB stream's ARN that name everything else in the same place."""
+
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def of(cls, arn: str) -> Arn:
+        parts = arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn":
+            raise ValueError(f"{arn!r} is not an ARN")
+        return cls(parts[1], parts[3], parts[4])
+
+    def table(self, name: str) -> str:
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
+
+    def log_group(self, name: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{name}"
+
+
+def trust_policy() -> dict[str, Any]:
+    """The workshop's iam-trust-relationship.json: only Lambda may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def execution_policy(stream_arn: str, replica_arn: str, log_group_arn: str) -> dict[str, Any]:
+    """What the function needs and nothing more, each on this run's own resource.
+
+    ListStreams is the one exception: IAM cannot scope it to a resource (it lists stream
+    ARNs and reads no data), so it has "*" in a statement of its own. The log group is
+    created by the suite, so the function needs no logs:CreateLogGroup.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadThisRunsStream",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                ],
+                "Resource": stream_arn,
+            },
+            {
+                "Sid": "ListStreamsCannotBeScoped",
+                "Effect": "Allow",
+                "Action": "dynamodb:ListStreams",
+                "Resource": "*",
+            },
+            {
+                "Sid": "WriteThisRunsReplica",
+                "Effect": "Allow",
+                "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                "Resource": replica_arn,
+            },
+            {
+                "Sid": "LogToItsOwnLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:*",
+            },
+        ],
+    }
+
+
+def handler_zip(source: Path | None = None) -> bytes:
+    """The function's code: ddbspec/replica.py alone, as ``replica.py``.
+
+    Built the same way every time (fixed timestamp and permissions), so the same source
+    gives the same CodeSha256 and a deployed function can be checked against it.
+    """
+    text = (source or Path(replica.__file__)).read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(MODULE, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, text)
+    return buffer.getvalue()
+
+
+def code_sha256(code: bytes) -> str:
+    """Lambda's CodeSha256: the base64 of the zip's SHA-256."""
+    return base64.b64encode(hashlib.sha256(code).digest()).decode()
+
+
+def suite_permissions(prefix: str = "ddbspec") -> list[dict[str, Any]]:
+    """What the credentials that run ``--aws`` need for exercise 8, beyond the tables'.
+
+    Statements to add to lib/ddbspec/aws/policy.json, scoped to the suite's own names. Event
+    source mappings have no name: creating and deleting one is scoped by the function it
+    maps (lambda:FunctionArn), reading one cannot be.
+    """
+    function = f"arn:aws:lambda:*:*:function:{prefix}-*"
+    return [
+        {
+            "Sid": "Exercise8Role",
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:TagRole",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:PassRole",
+            ],
+            "Resource": f"arn:aws:iam::*:role/service-role/{prefix}-*",
+        },
+        {
+            "Sid": "Exercise8Function",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:TagResource",
+            ],
+            "Resource": function,
+        },
+        {
+            "Sid": "Exercise8Mapping",
+            "Effect": "Allow",
+            "Action": ["lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"lambda:FunctionArn": function}},
+        },
+        {
+            "Sid": "Exercise8MappingTags",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": "arn:aws:lambda:*:*:event-source-mapping:*",
+            "Condition": {"StringEquals": {"aws:RequestTag/project": "ddbspec"}},
+        },
+        {
+            "Sid": "Exercise8MappingRead",
+            "Effect": "Allow",
+            "Action": "lambda:GetEventSourceMapping",
+            "Resource": "*",
+        },
+        {
+            "Sid": "Exercise8Logs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:TagLogGroup",
+            ],
+            "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
+        },
+        {
+            "Sid": "Exercise8LogsList",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": "*",
+        },
+    ]
+
+
+# --- deploying, waiting, removing ---------------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    """What ``deployed()`` created, in order; the cleanup removes it in reverse."""
+
+    names: Names
+    stream_arn: str
+    replica_table: str
+    code: bytes
+    policy: dict[str, Any]
+    role_arn: str | None = None
+    function_arn: str | None = None
+    mapping_uuid: str | None = None
+    created: list[str] = field(default_factory=list)  # "log group", "role", ...
+
+
+def _code(error: BaseException) -> str:
+    return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+
+
+def _until(
+    what: str, check: Callable[[], Any], timeout: float, poll: float, progress: Progress
+) -> Any:
+    """Call ``check`` until it returns something true; say so while waiting; bounded."""
+    start = time.monotonic()
+    said = 0.0
+    while True:
+        result = check()
+        if result:
+            return result
+        waited = time.monotonic() - start
+        if waited >= timeout:
+            raise DeployError(f"{what}: still not done after {waited:.0f} s")
+        if waited - said >= 10:
+            progress(f"{what}: waiting ({waited:.0f} s)")
+            said = waited
+        time.sleep(poll)
+
+
+def _retrying(
+    what: str,
+    call: Callable[[], Any],
+    retry_if: Callable[[ClientError], bool],
+    timeout: float,
+    poll: float,
+    progress: Progress,
+) -> Any:
+    """``call``, again while AWS says what IAM's propagation delay makes it say (a new role
+    is not assumable, nor its policy in force, for some seconds after it is created)."""
+    start = time.monotonic()
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            waited = time.monotonic() - start
+            if not retry_if(error) or waited >= timeout:
+                raise
+            progress(f"{what}: {error.response['Error'].get('Message')}; retrying ({waited:.0f} s)")
+            time.sleep(poll)
+
+
+@contextlib.contextmanager
+def deployed(
+    clients: Clients,
+    *,
+    names: Names,
+    stream_arn: str,
+    replica_table: str,
+    tags: dict[str, str] | None = None,
+    timeout: float = 300.0,
+    poll: float = 2.0,
+    progress: Progress = say,
+) -> Iterator[Deployment]:
+    """Deploy the replication function on ``stream_arn``; remove everything afterwards."""
+    where = Arn.of(stream_arn)
+    code = handler_zip()
+    policy = execution_policy(
+        stream_arn, where.table(replica_table), where.log_group(names.log_group)
+    )
+    d = Deployment(names, stream_arn, replica_table, code, policy)
+    tags = dict(tags or {})
+    try:
+        _create(clients, d, tags, timeout, poll, progress)
+        yield d
+    except BaseException as error:  # failed, or interrupted: remove, then let it go on
+        try:
+            remove(clients, d, timeout, poll, progress)
+        except (DeployError, KeyboardInterrupt) as cleanup:
+            error.add_note(f"and the cleanup after it: {cleanup}")
+        raise
+    remove(clients, d, timeout, poll, progress)
+
+
+def _create(
+    clients: Clients,
+    d: Deployment,
+    tags: dict[str, str],
+    timeout: float,
+    poll: float,
+    progress: Progress,
+) -> None:
+    iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
+    n = d.names
+
+    progress(f"creating log group {n.log_group}")
+    logs.create_log_group(logGroupName=n.log_group, **({"tags": tags} if tags else {}))
+    d.created.append("log group")
+    logs.put_retention_policy(logGroupName=n.log_group, retentionInDays=LOG_RETENTION_DAYS)
+
+    progress(f"creating role {n.role} (trust: lambda.amazonaws.com)")
+    role = iam.create_role(
+        RoleName=n.role,
+        Path="/service-role/",
+        AssumeRolePolicyDocument=json.dumps(trust_policy()),
+        Description="ddbspec exercise 8: the replication function's role, for one run",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["Role"]
+    d.role_arn = role["Arn"]
+    d.created.append("role")
+    iam.put_role_policy(RoleName=n.role, PolicyName=n.policy, PolicyDocument=json.dumps(d.policy))
+    d.created.append("role policy")
+
+    progress(f"creating function {n.function} ({RUNTIME}, {HANDLER})")
+    function = _retrying(
+        "create-function",
+        lambda: lam.create_function(
+            FunctionName=n.function,
+            Runtime=RUNTIME,
+            Role=d.role_arn,
+            Handler=HANDLER,
+            Code={"ZipFile": d.code},
+            Timeout=FUNCTION_TIMEOUT,
+            Description="ddbspec exercise 8: applies tlog's stream to its replica",
+            Environment={"Variables": {"REPLICA_TABLE": d.replica_table}},
+            Tags=tags,
+        ),
+        lambda e: _code(e) == "InvalidParameterValueException" and "role" in str(e).lower(),
+        timeout,
+        poll,
+        progress,
+    )
+    d.function_arn = function["FunctionArn"]
+    d.created.append("function")
+    _until(
+        f"function {n.function} active",
+        lambda: _function_ready(lam, n.function),
+        timeout,
+        poll,
+        progress,
+    )
+
+    progress(f"mapping the stream to the function (batch {BATCH_SIZE}, {STARTING_POSITION})")
+    mapping = _retrying(
+        "create-event-source-mapping",
+        lambda: lam.create_event_source_mapping(
+            EventSourceArn=d.stream_arn,
+            FunctionName=n.function,
+            Enabled=True,
+            BatchSize=BATCH_SIZE,
+            StartingPosition=STARTING_POSITION,
+            BisectBatchOnFunctionError=True,
+            **({"Tags": tags} if tags else {}),
+        ),
+        lambda e: (
+            _code(e) == "InvalidParameterValueException"
+            and "cannot access stream" in str(e).lower()
+        ),
+        timeout,
+        poll,
+        progress,
+    )
+    d.mapping_uuid = mapping["UUID"]
+    d.created.append("event source mapping")
+    _until(
+        "event source mapping enabled",
+        lambda: lam.get_event_source_mapping(UUID=d.mapping_uuid)["State"] == "Enabled",
+        timeout,
+        poll,
+        progress,
+    )
+
+
+def _function_ready(lam: Any, name: str) -> bool:
+    config = lam.get_function_configuration(FunctionName=name)
+    state = config.get("State", "Active")
+    if state == "Failed":
+        raise DeployError(f"function {name} failed to start: {config.get('StateReason')}")
+    return state == "Active"
+
+
+def remove(
+    clients: Clients,
+    d: Deployment,
+    timeout: float = 300.0,
+    poll: float = 2.0,
+    progress: Progress = say,
+) -> None:
+    """Delete what ``d`` created, newest first; every step is tried even if one fails or
+    Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
+    iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
+    n = d.names
+    gone = ("ResourceNotFoundException", "NoSuchEntity")
+
+    def mapping() -> None:
+        def deleted() -> bool:
+            try:
+                lam.delete_event_source_mapping(UUID=d.mapping_uuid)
+            except ClientError as e:
+                if _code(e) == "ResourceInUseException":  # still Creating or Updating
+                    return False
+                if _code(e) not in gone:
+                    raise
+            return True
+
+        _until("event source mapping deleted", deleted, timeout, poll, progress)
+        # no invocation may still run (and log) once the function and log group go
+
+        def absent() -> bool:
+            try:
+                lam.get_event_source_mapping(UUID=d.mapping_uuid)
+            except ClientError as e:
+                if _code(e) in gone:
+                    return True
+                raise
+            return False
+
+        _until("event source mapping gone", absent, timeout, poll, progress)
+
+    steps: list[tuple[str, Callable[[], Any], str]] = [
+        (
+            "event source mapping",
+            mapping,
+            f"aws lambda delete-event-source-mapping --uuid {d.mapping_uuid}",
+        ),
+        (
+            "function",
+            lambda: lam.delete_function(FunctionName=n.function),
+            f"aws lambda delete-function --function-name {n.function}",
+        ),
+        (
+            "role policy",
+            lambda: iam.delete_role_policy(RoleName=n.role, PolicyName=n.policy),
+            f"aws iam delete-role-policy --role-name {n.role} --policy-name {n.policy}",
+        ),
+        (
+            "role",
+            lambda: iam.delete_role(RoleName=n.role),
+            f"aws iam delete-role --role-name {n.role}",
+        ),
+        (
+            "log group",
+            lambda: logs.delete_log_group(logGroupName=n.log_group),
+            f"aws logs delete-log-group --log-group-name {n.log_group}",
+        ),
+    ]
+    failed: list[str] = []
+    interrupted: BaseException | None = None
+    for what, delete, by_hand in steps:
+        if what not in d.created and not (what == "log group" and d.function_arn):
+            continue  # (a function that ran may have made its log group itself)
+        progress(f"deleting {what}")
+        try:
+            delete()
+        except ClientError as e:
+            if _code(e) not in gone:
+                failed.append(f"{what}: {e} -- delete it with: {by_hand}")
+                continue
+        except KeyboardInterrupt as e:  # finish the cleanup first, then stop
+            interrupted = e
+            failed.append(f"{what}: interrupted -- delete it with: {by_hand}")
+            continue
+        except Exception as e:
+            failed.append(f"{what}: {e} -- delete it with: {by_hand}")
+            continue
+        if what in d.created:
+            d.created.remove(what)
+    if failed:
+        log.error("exercise 8's AWS resources not removed: %s", failed)
+    if interrupted is not None:
+        raise interrupted
+    if failed:
+        raise DeployError("could not remove everything the run created:\n  " + "\n  ".join(failed))
+
+
+def leftovers(clients: Clients, d: Deployment) -> list[str]:
+    """What of ``d`` still exists, asked of each service (empty once it is all removed)."""
+    iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
+    n = d.names
+    found = []
+
+    def exists(call: Callable[[], Any]) -> bool:
+        try:
+            call()
+        except ClientError as e:
+            if _code(e) in ("ResourceNotFoundException", "NoSuchEntity"):
+                return False
+            raise
+        return True
+
+    if d.mapping_uuid and exists(lambda: lam.get_event_source_mapping(UUID=d.mapping_uuid)):
+        found.append(f"event source mapping {d.mapping_uuid}")
+    if exists(lambda: lam.get_function(FunctionName=n.function)):
+        found.append(f"function {n.function}")
+    if exists(lambda: iam.get_role(RoleName=n.role)):
+        found.append(f"role {n.role}")
+        if exists(lambda: iam.get_role_policy(RoleName=n.role, PolicyName=n.policy)):
+            found.append(f"role policy {n.policy}")
+    groups = logs.describe_log_groups(logGroupNamePrefix=n.log_group)["logGroups"]
+    if any(g["logGroupName"] == n.log_group for g in groups):
+        found.append(f"log group {n.log_group}")
+    return found
+
+
+def wait_for_items(
+    clients: Clients,
+    d: Deployment,
+    expected: int,
+    timeout: float = 600.0,
+    poll: float = 5.0,
+    progress: Progress = say,
+) -> int:
+    """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
+    ddb, lam = clients("dynamodb"), clients("lambda")
+    start = time.monotonic()
+    while True:
+        held = count_items(ddb, d.replica_table)
+        waited = time.monotonic() - start
+        if held == expected:
+            progress(f"replica {d.replica_table}: {held} items after {waited:.0f} s")
+            return held
+        mapping = lam.get_event_source_mapping(UUID=d.mapping_uuid) if d.mapping_uuid else {}
+        state = f"mapping {mapping.get('State')}, last result {mapping.get('LastProcessingResult')}"
+        if waited >= timeout:
+            raise DeployError(
+                f"the replica {d.replica_table} holds {held} of {expected} items after "
+                f"{waited:.0f} s ({state}); the function's log group {d.names.log_group} "
+                "says why"
+            )
+        progress(f"replica {d.replica_table}: {held} of {expected} items ({state})")
+        time.sleep(poll)

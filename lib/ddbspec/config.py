@@ -1,0 +1,81 @@
+"""What a run decided from its options (``Settings``), shared by the controller and the xdist
+workers, and the option values that need deciding: the engine and the scale."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ddbspec.workshop.datasets import FULL_SCALE
+
+DEFAULT_SCALE = 4
+
+
+@dataclass
+class Settings:
+    """What the run decided from its options; shared by the controller and xdist workers."""
+
+    engine: str = "auto"
+    endpoint_url: str | None = None
+    region: str | None = None
+    table_prefix: str = "ddbspec"
+    run_id: str = "local"
+    keep_tables: bool = False
+    aws_capacity: str = "on-demand"
+    store: str | None = None  # dynalite keeps its data on disk in this store (None: in memory)
+    cache_dir: Path = Path.home() / ".cache" / "ddbspec"
+    state_dir: Path = Path("/tmp")
+    owner_pid: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        raw = json.loads(text)
+        return cls(
+            **{**raw, "cache_dir": Path(raw["cache_dir"]), "state_dir": Path(raw["state_dir"])}
+        )
+
+
+def scale(text: str) -> int:
+    """--scale: copies of each medium log row; 'full' is the workshop's 250."""
+    if text == "full":
+        return FULL_SCALE
+    try:
+        copies = int(text)
+    except ValueError:
+        copies = 0
+    if not 1 <= copies <= FULL_SCALE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the scale is the number of copies of each medium log row, a whole "
+            f"number from 1 to {FULL_SCALE} ({FULL_SCALE}, or 'full', is the workshop's "
+            "1,000,000-item table; more would repeat requestids and so overwrite items)"
+        )
+    return copies
+
+
+def store_for(copies: int) -> str | None:
+    """Where dynalite keeps its data: in memory at the default scale (nothing there is worth
+    keeping), on disk in a store per scale above it, where the loaded log tables are reused
+    by the next run."""
+    return None if copies <= DEFAULT_SCALE else f"scale-{copies}"
+
+
+def chosen_engine(engine: str, aws: bool, url: str | None) -> str:
+    """The engine that --engine, --aws and --endpoint-url together name, or a usage error."""
+    if aws and engine not in ("auto", "aws"):
+        raise pytest.UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
+    if url and engine not in ("auto", "endpoint"):
+        raise pytest.UsageError(f"--endpoint-url is for --engine endpoint, not {engine}.")
+    if aws and url:
+        raise pytest.UsageError("--aws and --endpoint-url contradict each other: pick one.")
+    chosen = "aws" if aws else "endpoint" if url else engine
+    if chosen == "endpoint" and not url:
+        raise pytest.UsageError("--engine endpoint needs --endpoint-url URL.")
+    return chosen

@@ -1,0 +1,56 @@
+"""The real service (``--aws``): credentials and region checked before anything starts."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+
+from ddbspec.config import Settings
+from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.errors import EngineError
+
+AWS_CAPABILITIES = {
+    "online_gsi": True,
+    "transactions": True,
+    "streams": True,
+    "enforced_capacity": True,
+}
+
+
+class Aws(Engine):
+    """The real service, with region and credentials from the usual boto3 chain."""
+
+    name = "aws"
+    local = False
+
+    def version(self) -> str:
+        return f"boto3 {boto3.__version__}"
+
+    def check(self, settings: Settings) -> None:
+        try:
+            session = boto3.session.Session(region_name=settings.region)
+            credentials = session.get_credentials()
+        except botocore.exceptions.ProfileNotFound as error:
+            raise EngineError(
+                f"--aws: {error}. Set AWS_PROFILE to a profile in "
+                "~/.aws/config (aws configure list-profiles), or unset it."
+            ) from None
+        if credentials is None:
+            raise EngineError(
+                "--aws needs AWS credentials and none were found. Provide them the usual "
+                "way: `aws configure` (or `aws sso login --profile NAME` with AWS_PROFILE=NAME), "
+                "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+            )
+        if not session.region_name:
+            raise EngineError("--aws needs a region: pass --region, or set AWS_REGION.")
+
+    def start(self, settings: Settings) -> EngineInfo:
+        region = settings.region or boto3.session.Session().region_name
+        return EngineInfo(
+            name=self.name,
+            version=self.version(),
+            region=region,
+            capabilities=dict(AWS_CAPABILITIES),
+            poll=2.0,
+            timeout=1800.0,
+        )

@@ -1,0 +1,113 @@
+"""What every engine is: a kind that checks, starts and stops (``Engine``), and a started
+instance as the workers see it (``EngineInfo``).
+
+Every local engine is a process of its own on 127.0.0.1 and a free port, run under
+``ddbspec.engines.guard`` so that it ends with the test run even when the run is killed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ddbspec.config import Settings
+from ddbspec.engines import clients, probes, processes
+from ddbspec.errors import EngineError
+
+
+@dataclass
+class EngineInfo:
+    """A started (or unavailable) engine, as the workers see it. JSON round-trips."""
+
+    name: str
+    version: str = "?"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    pid: int | None = None
+    container: str | None = None
+    poll: float = 0.05
+    timeout: float = 120.0
+    persistent: bool = False  # its data outlives the run (dynalite on disk)
+    unavailable: str | None = None  # specs on it skip, with this reason
+    error: str | None = None  # it failed to start: specs on it fail, with this message
+
+    def client(self, service: str = "dynamodb", **config: Any) -> Any:
+        return clients.client(self, service, **config)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> EngineInfo:
+        return cls(**json.loads(text))
+
+
+class Engine:
+    """One kind of engine. Subclasses say how to check, start and stop it."""
+
+    name: ClassVar[str]
+    local: ClassVar[bool] = True
+
+    def version(self) -> str:
+        raise NotImplementedError
+
+    def check(self, settings: Settings) -> None:
+        """Fail fast (EngineError) when the engine cannot possibly start; cheap, run first."""
+
+    def start(self, settings: Settings) -> EngineInfo:
+        raise NotImplementedError
+
+    def stop(self, info: EngineInfo) -> None:
+        if info.pid:
+            processes.stop(info.pid)
+
+    def _process(
+        self,
+        settings: Settings,
+        command: list[str],
+        port: int | None = None,
+        hold: Path | None = None,
+    ) -> EngineInfo:
+        """Start ``command`` (with its port in ``{port}``), wait for it, probe it."""
+        port = port or processes.free_port()
+        if processes.port_taken(port):
+            raise EngineError(
+                f"{self.name} cannot start: port {port} on {processes.HOST} "
+                "is already in use by another process."
+            )
+        log = settings.state_dir / f"{self.name}.log"
+        argv = [part.replace("{port}", str(port)) for part in command]
+        pid = processes.spawn(argv, settings.owner_pid, log, hold=hold)
+        info = EngineInfo(
+            name=self.name,
+            version=self.version(),
+            pid=pid,
+            region=settings.region or "us-east-1",
+            endpoint_url=f"http://{processes.HOST}:{port}",
+        )
+        ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
+        try:
+            processes.wait_ready(pid, lambda: answers(ddb), log, f"{self.name} on port {port}")
+            return self._probed(info, settings)
+        except BaseException:
+            processes.stop(pid)
+            raise
+
+    @staticmethod
+    def _probed(info: EngineInfo, settings: Settings) -> EngineInfo:
+        prefix = f"{settings.table_prefix}-{settings.run_id}-"
+        info.capabilities = probes.probe(info.client, prefix)
+        return info
+
+
+def answers(ddb: Any) -> bool:
+    """Whether the engine answers a cheap request (ListTables reads all of dynalite's store)."""
+    try:
+        ddb.describe_table(TableName="ddbspec-readiness-check")
+    except ddb.exceptions.ResourceNotFoundException:
+        return True
+    return True

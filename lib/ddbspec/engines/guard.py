@@ -1,0 +1,69 @@
+"""Run an engine process and end it when the test run that owns it ends.
+
+``python -m ddbspec.engines.guard OWNER_PID LOG [HOLD] -- COMMAND...`` starts COMMAND and stops
+it when it is sent SIGTERM or SIGINT, or when OWNER_PID (the pytest process that owns the run)
+has gone: an engine outlives neither a finished run nor a killed one. With HOLD, a lock file,
+the guard first takes an exclusive lock on it and keeps it while the engine runs, so that two
+runs never open one on-disk store; if another run holds it, the guard exits at once with BUSY.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+
+POLL_SECONDS = 0.5
+BUSY = 75  # EX_TEMPFAIL: the store is another run's
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def terminate(child: subprocess.Popen, grace: float = 5.0) -> int:
+    """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return child.wait()
+
+
+def main(argv: list[str]) -> int:
+    split = argv.index("--")
+    owner, log, hold, command = int(argv[0]), argv[1], argv[2:split], argv[split + 1 :]
+    if hold:
+        held = open(hold[0], "a")  # noqa: SIM115 - kept open (and locked) until the guard exits
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return BUSY
+    with open(log, "ab", buffering=0) as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and alive(owner) and child.poll() is None:
+        time.sleep(POLL_SECONDS)
+    return terminate(child)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,134 @@
+"""Engine processes on 127.0.0.1: free ports, guarded start, readiness, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ddbspec.errors import EngineError
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port the kernel says is free now (the engine binds it a moment later)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((HOST, port)) == 0
+
+
+def spawn(
+    command: list[str],
+    owner_pid: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    hold: Path | None = None,
+) -> int:
+    """Start ``command`` under a guard that ends it with the run; returns the guard's pid.
+
+    The guard gets a session of its own, so a Ctrl-C at the terminal reaches pytest (which
+    then stops the engines in order) rather than killing engines under running tests. With
+    ``hold``, the guard keeps an exclusive lock on that file for the engine's lifetime.
+    """
+    held = [str(hold)] if hold else []
+    guard = [
+        sys.executable,
+        "-m",
+        "ddbspec.engines.guard",
+        str(owner_pid),
+        str(log),
+        *held,
+        "--",
+        *command,
+    ]
+    proc = subprocess.Popen(
+        guard,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    return proc.pid
+
+
+class StoreBusy(EngineError):
+    """The engine's on-disk store is held by another run."""
+
+
+_exits: dict[int, int] = {}
+
+
+def busy(pid: int) -> bool:
+    from ddbspec.engines.guard import BUSY
+
+    return _exits.get(pid) == BUSY
+
+
+def running(pid: int) -> bool:
+    if pid in _exits:
+        return False
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0  # not our child (started by another xdist worker)
+    if waited:
+        _exits[pid] = os.waitstatus_to_exitcode(status)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_ready(
+    pid: int, ready: Callable[[], bool], log: Path, what: str, timeout: float = 60.0
+) -> None:
+    """Poll ``ready`` until it is true; a dead process or a timeout raises with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running(pid):
+            if busy(pid):
+                raise StoreBusy(what)
+            raise EngineError(f"{what} exited while starting. {tail(log)}")
+        with contextlib.suppress(Exception):
+            if ready():
+                return
+        time.sleep(0.05)
+    stop(pid)
+    raise EngineError(f"{what} did not answer within {timeout:.0f}s. {tail(log)}")
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {log})"
+    if not text:
+        return f"Its log {log} is empty."
+    return f"Its log ({log}) ends:\n    " + "\n    ".join(text)
+
+
+def stop(pid: int, timeout: float = 10.0) -> None:
+    """Ask the guard to stop its engine, and wait until the guard has gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,47 @@
+"""The engines by name, and the run's one instance of each: started by the first process that
+asks (xdist workers share it through a file lock), stopped at the run's end."""
+
+from __future__ import annotations
+
+import contextlib
+
+from filelock import FileLock
+
+from ddbspec.config import Settings
+from ddbspec.engines.aws import Aws
+from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.containers import DynamoDBLocal
+from ddbspec.engines.dynalite import Dynalite
+from ddbspec.engines.endpoint import Endpoint
+from ddbspec.engines.moto import Moto
+from ddbspec.errors import EngineError
+
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (Dynalite(), Moto(), DynamoDBLocal(), Endpoint(), Aws())
+}
+POOL = ("dynalite", "moto")
+
+
+def acquire(settings: Settings, name: str) -> EngineInfo:
+    """The run's one instance of engine ``name``: started by the first worker that asks."""
+    path = settings.state_dir / f"engine-{name}.json"
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            return EngineInfo.from_json(path.read_text())
+        try:
+            info = ENGINES[name].start(settings)
+        except EngineError as error:
+            info = EngineInfo(name=name, error=str(error))
+        path.write_text(info.to_json())
+        return info
+
+
+def release_all(settings: Settings) -> list[str]:
+    """Stop every engine this run started; returns their names."""
+    stopped = []
+    for path in sorted(settings.state_dir.glob("engine-*.json")):
+        info = EngineInfo.from_json(path.read_text())
+        with contextlib.suppress(Exception):
+            ENGINES[info.name].stop(info)
+        stopped.append(info.name)
+        path.unlink()

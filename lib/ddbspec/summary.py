@@ -1,0 +1,172 @@
+"""What a run tells its user: the header, the progress lines, the figures each spec recorded
+beside the figures model and what the workshop printed, and the SDK's retries."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbspec import targets
+from ddbspec.aws import account, cost
+from ddbspec.config import Settings
+from ddbspec.engines import registry
+
+EXERCISES = {
+    "capacity": 1,
+    "scan": 2,
+    "sharding": 3,
+    "overloading": 4,
+    "sparse": 5,
+    "composite": 6,
+    "locking": 7,
+    "streams": 8,
+}
+
+
+def terminal_lines(config: pytest.Config) -> Callable[[str], None]:
+    """A sink for ``progress.say``: the line on the terminal, through pytest's capture."""
+
+    def show(line: str) -> None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if capture is None or reporter is None:
+            return
+        terminal = config.get_terminal_writer()
+        with capture.global_and_fixture_disabled():
+            if terminal.width_of_current_line:  # after a test's dot
+                terminal.line()
+            terminal.line(f"ddbspec: {line}")
+
+    return show
+
+
+def header(settings: Settings, copies: int, data: Path) -> list[str]:
+    """The run's first lines: the engines, the run id, the scale, the data; on AWS also the
+    account, what will be created and what it may cost."""
+    described = ", ".join(f"{n} {registry.ENGINES[n].version()}" for n in targets.pool(settings))
+    lines = [
+        f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
+        f"scale {copies}; data {data} (manifest verified)"
+    ]
+    if settings.engine == "aws":
+        lines.append(aws_header(settings, copies))
+    return lines
+
+
+def aws_header(settings: Settings, copies: int) -> str:
+    """Before anything is created: where, as whom, what, and what it may cost."""
+    info = registry.ENGINES["aws"].start(settings)
+    base = f"{settings.table_prefix}-{settings.run_id}-"
+    return (
+        f"ddbspec: AWS account {account.account(info)}, region {info.region}: creates tables "
+        f"{base}* and, for exercise 8, a Lambda function, its IAM role (service-role/) and "
+        f"its log group named {base}*-replica, all tagged {account.RUN_TAG}={settings.run_id} and "
+        f"deleted when the run ends. Cost: the employee exercises "
+        f"{cost.employee_estimate(settings.aws_capacity)}; the log tables at scale {copies} "
+        f"{cost.log_estimate(settings.aws_capacity, copies)}; exercise 1 "
+        f"{cost.capacity_estimate(settings.aws_capacity)}"
+    )
+
+
+def exercise_of(path: str) -> str:
+    """'4 overloading' for specs/test_overloading.py (or a node id in it)."""
+    module = Path(path.split("::")[0]).stem.removeprefix("test_")
+    number = next((n for key, n in EXERCISES.items() if key in module), None)
+    return f"{number} {module}" if number else module
+
+
+class Figures:
+    """What a spec measured, next to the figures model and what the workshop printed."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+
+    def record(
+        self,
+        name: str,
+        measured: Any,
+        expected: Any,
+        printed: Any = None,
+        at_least: bool = False,
+        within: float = 0,
+    ) -> None:
+        """``expected`` is the figures model's value (matched ``within`` a tolerance, for a
+        figure timing decides), or with ``at_least`` a target to reach, or None for a figure
+        only measured (a speed-up that depends on the engine)."""
+        row = {
+            "name": name,
+            "measured": measured,
+            "expected": expected,
+            "printed": printed,
+            "at_least": at_least,
+            "within": within,
+        }
+        self.item.user_properties.append(("ddbspec.figure", json.dumps(row, default=str)))
+
+
+def compared(row: dict[str, Any]) -> str:
+    """'== model 46', or '>= target 0.9' for a target; the sign says whether it holds."""
+    measured, expected = row["measured"], row["expected"]
+    if expected is None:
+        return "(measured only)"
+    if row.get("at_least"):
+        return f"{'>=' if measured >= expected else '<'} target {expected!s:<7}"
+    if row.get("within"):
+        held = measured is not None and abs(measured - expected) <= row["within"]
+        return f"{'~=' if held else '!='} model {expected!s:<8}"
+    return f"{'==' if measured == expected else '!='} model {expected!s:<8}"
+
+
+class Summary:
+    """Collects, in the controller, what the specs recorded, and prints it at the end."""
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.results: dict[str, dict] = defaultdict(lambda: {"engines": set(), "figures": {}})
+        self.retries: Counter[str] = Counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        ours = [(k, v) for k, v in report.user_properties if k.startswith("ddbspec.")]
+        if report.when != "teardown" or not ours:
+            return
+        result = self.results[exercise_of(report.nodeid)]
+        for key, value in ours:
+            if key == "ddbspec.engine":
+                result["engines"].add(value)
+            elif key == "ddbspec.retries":
+                self.retries.update(json.loads(value))
+            elif key == "ddbspec.figure":
+                row = json.loads(value)
+                result["figures"][row["name"]] = row
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results:
+            return
+        tr = terminalreporter
+        tr.section("ddbspec: what each exercise measured")
+        for exercise in sorted(self.results, key=lambda e: (not e[0].isdigit(), e)):
+            result = self.results[exercise]
+            served = ", ".join(sorted(result["engines"])) or "-"
+            tr.write_line(f"exercise {exercise}: on {served}")
+            for row in result["figures"].values():
+                printed = "" if row["printed"] is None else f'  workshop printed "{row["printed"]}"'
+                tr.write_line(
+                    f"    {row['name']:<50} measured {row['measured']!s:>8} "
+                    f"{compared(row)}{printed}"
+                )
+        tr.write_line(retried(self.retries, self.engine))
+
+
+def retried(counts: Counter[str], engine: str) -> str:
+    """The SDK's retries in the run, by cause: throttling and transient errors are retried,
+    never hidden."""
+    mode = "adaptive" if engine == "aws" else "standard"
+    if not counts:
+        return f"SDK retries ({mode} mode): none"
+    causes = ", ".join(f"{code} {n}" for code, n in counts.most_common())
+    return f"SDK retries ({mode} mode): {sum(counts.values())} ({causes})"

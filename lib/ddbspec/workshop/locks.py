@@ -1,0 +1,271 @@
+"""Exercise 7: keeping an employee's items consistent while one writer changes several of them.
+
+The workshop's lock is an attribute on the master item, taken by a conditional update
+(lock = "0") and given back by setting "0" again. A writer that dies holding it blocks the
+employee forever, so here the lock is a lease: the holder writes a token (lock_owner) and
+a deadline (lock_expires); anyone may take an expired lease over, and every later write of the
+holder's on the master is conditioned on its token, so a writer that was taken over cannot
+clobber the new holder's work. DynamoDB transactions (2018-11) make the pattern unnecessary
+for a change this small: move_employee_transaction is that alternative.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from ddbspec.workshop.queries import deserialize, employee_items, serialize
+
+LockState = Literal["free", "held", "expired"]
+_TRANSACTION_RETRIES = 3
+
+
+class LockLost(Exception):
+    """The lease ran out and another writer took the lock over before this one finished."""
+
+
+def lock_state(item: dict[str, Any], now: float) -> LockState:
+    """What the acquire condition (lock = "0" OR lock_expires < now) decides for this item.
+
+    A lease is still held at the very second it expires; an item without lock_expires (a
+    workshop-style lock) is held until someone sets it back to "0".
+    """
+    if item.get("lock") == "0":
+        return "free"
+    expires = item.get("lock_expires")
+    if expires is not None and expires < now:
+        return "expired"
+    return "held"
+
+
+@dataclass
+class MoveResult:
+    """outcome "updated": old and new master items; "locked": nothing written, old is the
+    master as it was found (holding someone else's lock), new is None."""
+
+    outcome: Literal["updated", "locked"]
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+def _key(employeeid: int, col_a: str) -> dict[str, Any]:
+    return serialize({"employeeid": employeeid, "colA": col_a})
+
+
+def _failed_condition(e: ClientError) -> bool:
+    return e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _epoch(t: float) -> Decimal:
+    return Decimal(str(round(t, 3)))  # N attributes take Decimal, not float
+
+
+def _master(
+    client: Any, table: str, employeeid: int, items: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The master item, from `items` if the employee's items were just read."""
+    if items is None:
+        items = employee_items(client, table, employeeid)
+    if "master" not in items:
+        raise LookupError(f"employee {employeeid} has no master item in table {table}")
+    return items["master"]
+
+
+def move_employee(
+    client: Any,
+    table: str,
+    employeeid: int,
+    state: str,
+    city: str,
+    dept: str,
+    *,
+    owner: str,
+    lease_seconds: float = 30.0,
+    while_holding: Callable[[], None] | None = None,
+    release: bool = True,
+    now: Callable[[], float] = time.time,
+) -> MoveResult:
+    """Move an employee to another location under the master item's lock.
+
+    Acquiring the lock and changing the master are one conditional update, as in the workshop.
+    The dependent location item cannot be conditioned on the master's lock without a
+    transaction, so the writer checks its lease before each such write, and finds the items to
+    replace by reading the employee's partition: a takeover also cleans up what a dead
+    holder left half done. release=False leaves the lock held, as a writer that died would.
+    """
+    started = now()
+    expires = started + lease_seconds
+    try:
+        response = client.update_item(
+            TableName=table,
+            Key=_key(employeeid, "master"),
+            UpdateExpression="SET #state = :state, #city = :city, #dept = :dept, "
+            "#city_dept = :city_dept, #lock = :held, #owner = :me, #expires = :expires",
+            ConditionExpression="#lock = :free OR #expires < :now",
+            ExpressionAttributeNames={
+                "#state": "state",
+                "#city": "city",
+                "#dept": "dept",
+                "#city_dept": "city_dept",
+                "#lock": "lock",
+                "#owner": "lock_owner",
+                "#expires": "lock_expires",
+            },
+            ExpressionAttributeValues=serialize(
+                {
+                    ":state": state,
+                    ":city": city,
+                    ":dept": dept,
+                    ":city_dept": f"{city}:{dept}",
+                    ":held": "1",
+                    ":free": "0",
+                    ":me": owner,
+                    ":expires": _epoch(expires),
+                    ":now": _epoch(started),
+                }
+            ),
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as e:
+        if not _failed_condition(e):
+            raise
+        found = _master(client, table, employeeid)
+        return MoveResult("locked", found, None)
+    old = deserialize(response["Attributes"])  # the condition held, so the item existed
+
+    def still_ours() -> None:
+        if now() >= expires:
+            raise LockLost(
+                f"employee {employeeid}: the lease of {owner} ran out ({lease_seconds:g} s) "
+                "before its writes were done; a later writer will repair the location items"
+            )
+
+    new_col = f"state:{state}"
+    for col_a in employee_items(client, table, employeeid):
+        if col_a.startswith("state:") and col_a != new_col:
+            still_ours()
+            client.delete_item(TableName=table, Key=_key(employeeid, col_a))
+    still_ours()
+    client.put_item(
+        TableName=table,
+        Item=serialize(
+            {
+                "employeeid": employeeid,
+                "colA": new_col,
+                "name": old["name"],
+                "hire_date": old["hire_date"],
+            }
+        ),
+    )
+    if while_holding:
+        while_holding()
+    if not release:
+        new = _master(client, table, employeeid)
+        return MoveResult("updated", old, new)
+    try:
+        response = client.update_item(
+            TableName=table,
+            Key=_key(employeeid, "master"),
+            UpdateExpression="SET #lock = :free REMOVE #owner, #expires",
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={
+                "#lock": "lock",
+                "#owner": "lock_owner",
+                "#expires": "lock_expires",
+            },
+            ExpressionAttributeValues=serialize({":free": "0", ":me": owner}),
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as e:
+        if not _failed_condition(e):
+            raise
+        raise LockLost(
+            f"employee {employeeid}: {owner} no longer held the lock when releasing it; "
+            "another writer took the expired lease over"
+        ) from None
+    return MoveResult("updated", old, deserialize(response["Attributes"]))
+
+
+def move_employee_transaction(
+    client: Any,
+    table: str,
+    employeeid: int,
+    state: str,
+    city: str,
+    dept: str,
+    *,
+    now: Callable[[], float] = time.time,
+) -> MoveResult:
+    """The same move as one TransactWriteItems: all the items change together or none does.
+
+    It respects a lock held by a move_employee writer, and clears an expired one. The master's
+    state is a condition too, so a move committed between this read and the transaction
+    makes it read again instead of deleting the wrong location item.
+    """
+    for _ in range(_TRANSACTION_RETRIES):
+        items = employee_items(client, table, employeeid)
+        old = _master(client, table, employeeid, items)
+        new_col = f"state:{state}"
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _key(employeeid, "master"),
+                    "UpdateExpression": "SET #state = :state, #city = :city, #dept = :dept, "
+                    "#city_dept = :city_dept, #lock = :free REMOVE #owner, #expires",
+                    "ConditionExpression": "(#lock = :free OR #expires < :now) AND #state = :old",
+                    "ExpressionAttributeNames": {
+                        "#state": "state",
+                        "#city": "city",
+                        "#dept": "dept",
+                        "#city_dept": "city_dept",
+                        "#lock": "lock",
+                        "#owner": "lock_owner",
+                        "#expires": "lock_expires",
+                    },
+                    "ExpressionAttributeValues": serialize(
+                        {
+                            ":state": state,
+                            ":city": city,
+                            ":dept": dept,
+                            ":city_dept": f"{city}:{dept}",
+                            ":free": "0",
+                            ":now": _epoch(now()),
+                            ":old": old["state"],
+                        }
+                    ),
+                }
+            }
+        ]
+        actions += [
+            {"Delete": {"TableName": table, "Key": _key(employeeid, col_a)}}
+            for col_a in items
+            if col_a.startswith("state:") and col_a != new_col
+        ]
+        item = {
+            "employeeid": employeeid,
+            "colA": new_col,
+            "name": old["name"],
+            "hire_date": old["hire_date"],
+        }
+        actions.append({"Put": {"TableName": table, "Item": serialize(item)}})
+        try:
+            client.transact_write_items(TransactItems=actions)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            found = _master(client, table, employeeid)
+            if lock_state(found, now()) == "held":
+                return MoveResult("locked", found, None)
+            continue  # the employee moved between the read and the transaction: read again
+        new = _master(client, table, employeeid)
+        return MoveResult("updated", old, new)
+    raise RuntimeError(
+        f"employee {employeeid}: the transaction was cancelled {_TRANSACTION_RETRIES} times "
+        "although the lock was free; another writer keeps moving this employee"
+    )

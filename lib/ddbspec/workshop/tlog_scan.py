@@ -1,0 +1,110 @@
+"""tlog_scan, the 1M-row log table of exercises 2 and 3, built once and shared.
+
+A table is fully described by its dataset fingerprint: the medium files (by name and sha256
+from the manifest) in worker order, the scale, the order, the item format and the table
+definition. Two specs asking for the same fingerprint get the same table; on dynalite on
+disk, the next run reuses it (``Target.shared_table``) instead of loading a million items
+again, and any change to what would be loaded changes the fingerprint, so a stale table is
+rebuilt rather than trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ddbspec.errors import DataError
+from ddbspec.workshop import loaders, tables
+from ddbspec.workshop.datasets import (
+    COPY_STRIDE,
+    SHARDS,
+    WORKER_STRIDE,
+    FileOrder,
+    log_table_items,
+)
+from ddbspec.workshop.figures import LogFigures, log_figures
+
+MEDIUM_FILES = ("logfile_medium1.csv", "logfile_medium2.csv")
+ITEM_FORMAT = 1  # bump whenever datasets.log_table_items writes different items
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """A loaded tlog_scan and what the CSVs say it holds."""
+
+    name: str
+    model: LogFigures
+
+
+def fingerprint(
+    data_dir: Path,
+    files: Sequence[Path],
+    scale: int,
+    order: FileOrder | str,
+    definition: tables.TableDef = tables.TLOG_SCAN,
+) -> str:
+    """What a loaded table was built from, as a sha256: equal fingerprints, equal tables."""
+    try:
+        manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+        shas = [[p.name, manifest[p.name]["sha256"]] for p in FileOrder(order).arrange(files)]
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(
+            f"cannot fingerprint the log table: {data_dir / 'manifest.json'} does not list "
+            f"{[p.name for p in files]} ({e!r}); restore it from git"
+        ) from None
+    parts = {
+        "files": shas,
+        "scale": scale,
+        "order": FileOrder(order).value,
+        "format": ITEM_FORMAT,
+        "layout": [WORKER_STRIDE, COPY_STRIDE, SHARDS],
+        # what CreateTable is asked, not the dataclass's repr: a new field with a default
+        # must not invalidate every kept table
+        "table": tables.create_table_request(definition, definition.name),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def builder(
+    files: Sequence[Path], scale: int, order: FileOrder | str, total: int | None = None
+) -> Callable[[Any, str], int]:
+    """``build(client, name)`` for Target.shared_table: load the empty table, verify the
+    count, return it."""
+
+    def build(client: Any, name: str) -> int:
+        items = log_table_items(files, scale, order)
+        return loaders.load_verified(client, name, items, serialized=True, total=total)
+
+    return build
+
+
+@contextlib.contextmanager
+def _terminal(config: Any) -> Iterator[None]:
+    """pytest's output capture off, so the load's progress bar reaches a terminal."""
+    capture = config.pluginmanager.getplugin("capturemanager") if config else None
+    if capture is None:
+        yield
+        return
+    with capture.global_and_fixture_disabled():
+        yield
+
+
+def shared(
+    target: Any,
+    data_dir: Path,
+    scale: int,
+    order: FileOrder | str,
+    config: Any = None,
+) -> LogTable:
+    """The run's tlog_scan for (scale, order) on ``target``, loaded and verified once."""
+    files = [data_dir / name for name in MEDIUM_FILES]
+    model = log_figures(files, scale, order)
+    key = fingerprint(data_dir, files, scale, order)
+    with _terminal(config):
+        name = target.shared_table(tables.TLOG_SCAN, key, builder(files, scale, order, model.items))
+    return LogTable(name, model)

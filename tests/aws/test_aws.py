@@ -1,0 +1,128 @@
+"""The live-account pieces, against moto's in-process mock of AWS (no endpoint URL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ddbspec.aws import account as aws_account
+from ddbspec.aws import cost
+from ddbspec.cli import main as command
+
+from suite import REPO, fake_aws_credentials
+
+KEY = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+@pytest.fixture
+def account(monkeypatch):
+    fake_aws_credentials(monkeypatch, "us-east-1")
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def test_sweep_finds_only_tagged_tables_of_the_suite(account, capsys):
+    tags = [{"Key": "project", "Value": "ddbspec"}, {"Key": "ddbspec-run", "Value": "dead"}]
+    account.create_table(TableName="ddbspec-dead-main-sparse-employees", Tags=tags, **KEY)
+    account.create_table(TableName="ddbspec-lookalike", **KEY)  # named like ours, not tagged
+    account.create_table(TableName="production-orders", Tags=tags, **KEY)  # tagged, not named
+
+    assert command(["sweep-aws", "--region", "us-east-1"]) == 1  # lists, deletes nothing
+    assert "ddbspec-dead-main-sparse-employees" in capsys.readouterr().out
+    assert len(account.list_tables()["TableNames"]) == 3
+
+    assert command(["sweep-aws", "--region", "us-east-1", "--yes"]) == 0
+    assert sorted(account.list_tables()["TableNames"]) == ["ddbspec-lookalike", "production-orders"]
+
+
+def test_access_denied_names_the_missing_permission():
+    said = (
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+        "dynamodb:UpdateTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/x"
+    )
+    error = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": said}}, "UpdateTable"
+    )
+    message = aws_account.refused(error)
+    assert message.startswith("AWS refused dynamodb:UpdateTable")
+    assert "policy.json" in message
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "Query")
+    assert aws_account.refused(other) is None
+
+
+def test_costs_are_estimated_before_anything_is_created():
+    assert cost.on_demand_cost(1_000_000, 0) == cost.PRICE_PER_MILLION_WRITES
+    assert cost.provisioned_cost(100, 100, 0.2) == pytest.approx(
+        100 * cost.PRICE_WCU_HOUR + 100 * cost.PRICE_RCU_HOUR
+    )  # a started hour is a whole one
+    assert "on-demand" in cost.employee_estimate("on-demand")
+    assert "100 WCU/RCU" in cost.employee_estimate("workshop")
+
+
+def test_the_log_tables_cost_follows_the_scale_unless_the_workshops_capacity_is_asked_for():
+    from ddbspec.workshop.tables import TLOG_SCAN
+
+    items = 2 * cost.LOG_ROWS * 4  # two file orders, two tables
+    assert f"~{2 * items:,} writes" in cost.log_estimate("on-demand", 4)  # table and index
+    small, full = (
+        float(cost.log_estimate("on-demand", s).split("$")[1].split()[0]) for s in (1, 250)
+    )
+    assert full > 100 * small
+    wcu = 2 * (TLOG_SCAN.write + sum(i.write for i in TLOG_SCAN.indexes))
+    assert f"the workshop's {wcu:,} WCU" in cost.log_estimate("workshop", 1)
+
+
+def test_exercise_1_costs_its_largest_capacity_for_an_hour_and_only_with_the_workshops():
+    from ddbspec.workshop.tables import TLOG_GSI_LOW, TLOG_RAISED
+
+    assert "only with --aws-capacity workshop" in cost.capacity_estimate("on-demand")
+    units = 2 * TLOG_RAISED + TLOG_GSI_LOW.write + TLOG_GSI_LOW.indexes[0].write
+    dollars = cost.provisioned_cost(units, units, 1)
+    assert cost.capacity_estimate("workshop").startswith(f"about ${dollars:.2f} ({units:,} WCU")
+
+
+def test_the_header_names_account_region_tables_and_cost():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ddbspec",
+            "mock-aws",
+            "specs",
+            "--collect-only",
+            "-k",
+            "sparse",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = next(line for line in result.stdout.splitlines() if "AWS account" in line)
+    assert "123456789012" in header and "us-east-1" in header and "$" in header
+    assert "exercise 1 nothing (it runs only with --aws-capacity workshop)" in header
+
+
+def test_the_shipped_policy_grants_what_exercise_8_deploys():
+    import json
+
+    from ddbspec.aws.lambda_deploy import suite_permissions
+
+    policy = json.loads((REPO / "lib" / "ddbspec" / "aws" / "policy.json").read_text())
+    for statement in suite_permissions():
+        assert statement in policy["Statement"], statement["Sid"]
+    tables = next(s for s in policy["Statement"] if s["Sid"] == "SuiteTablesOnly")
+    assert all(r.startswith("arn:aws:dynamodb:*:*:table/ddbspec-") for r in tables["Resource"])

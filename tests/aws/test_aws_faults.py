@@ -1,0 +1,56 @@
+"""The --aws path when AWS misbehaves or the user presses Ctrl-C, against moto's in-process
+mock with faults (``python -m ddbspec.aws.mock --deny/--throttle/--interrupt``).
+
+Each run ends with the mock's own inventory of the account: whatever happened, nothing the
+run created may be left in it.
+"""
+
+from __future__ import annotations
+
+from suite import NOTHING_LEFT, mock_aws
+
+INTERRUPTED, FAILED = 2, 1  # pytest's exit statuses
+
+
+def test_ctrl_c_in_the_middle_of_a_deployment_leaves_nothing_behind():
+    # Ctrl-C lands after Lambda created the function, before the suite heard back: the
+    # deployment removes what it knows of, and the run's sweep finds the function by its tags
+    status, out = mock_aws("--interrupt", "lambda:CreateFunction", "-k", "streams")
+    assert status == INTERRUPTED, out
+    assert "KeyboardInterrupt" in out
+    assert "deleting role" in out and "deleting log group" in out
+    swept = next(line for line in out.splitlines() if "'s end deleted on aws" in line)
+    assert "function ddbspec-" in swept, out
+    assert NOTHING_LEFT in out, out
+
+
+def test_ctrl_c_while_a_table_is_being_created_leaves_nothing_behind():
+    status, out = mock_aws("--interrupt", "dynamodb:CreateTable", "-k", "sparse")
+    assert status == INTERRUPTED, out
+    assert NOTHING_LEFT in out, out
+
+
+def test_a_failing_spec_still_removes_its_tables():
+    # a refusal in the middle of the spec's body: the specs fail, the teardown runs
+    status, out = mock_aws("--deny", "dynamodb:Query", "-k", "composite")
+    assert status == FAILED, out
+    assert " failed" in out
+    assert "ddbspec: deleted table ddbspec-" in out  # the teardown says what it deleted
+    assert NOTHING_LEFT in out, out
+
+
+def test_a_missing_permission_is_named_and_nothing_is_left_half_built():
+    # sparse creates its table, then adds the index online: UpdateTable refused
+    status, out = mock_aws("--deny", "dynamodb:UpdateTable", "-k", "sparse")
+    assert status == FAILED, out
+    assert "AWS refused dynamodb:UpdateTable: the credentials in use lack it" in out
+    assert "lib/ddbspec/aws/policy.json" in out
+    assert "Traceback" not in out  # the message, not a stack
+    assert NOTHING_LEFT in out, out
+
+
+def test_throttling_is_retried_and_counted_not_hidden():
+    status, out = mock_aws("--throttle", "dynamodb:Scan:3", "-k", "sparse")
+    assert status == 0, out
+    assert "SDK retries (adaptive mode): 3 (ProvisionedThroughputExceededException 3)" in out
+    assert NOTHING_LEFT in out, out

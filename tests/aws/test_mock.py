@@ -1,0 +1,151 @@
+"""ddbspec.aws.mock: the mock's faults look to the suite exactly as AWS's own errors do."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from ddbspec.aws import account
+from ddbspec.aws.mock import Faults, action_of, answering, counted, iam_actions, parse
+from ddbspec.engines import clients
+from ddbspec.engines.base import EngineInfo
+
+from suite import fake_aws_credentials
+
+# one call per wire protocol: JSON 1.0, JSON 1.1, query (XML), REST-JSON
+CALLS = [
+    ("dynamodb", "list_tables", "dynamodb:ListTables", "AccessDeniedException"),
+    ("dynamodbstreams", "list_streams", "dynamodb:ListStreams", "AccessDeniedException"),
+    ("logs", "describe_log_groups", "logs:DescribeLogGroups", "AccessDeniedException"),
+    ("iam", "list_roles", "iam:ListRoles", "AccessDenied"),
+    ("lambda", "list_functions", "lambda:ListFunctions", "AccessDeniedException"),
+]
+
+
+@pytest.fixture
+def aws_client(monkeypatch):
+    fake_aws_credentials(monkeypatch, "us-east-1")
+    with mock_aws():
+        yield EngineInfo(name="aws").client
+
+
+@pytest.mark.parametrize(("service", "call", "action", "code"), CALLS)
+def test_a_denied_call_fails_as_aws_refuses_it(aws_client, service, call, action, code):
+    with answering(Faults(deny={action})), pytest.raises(ClientError) as refused:
+        getattr(aws_client(service), call)()
+    assert refused.value.response["Error"]["Code"] == code
+    assert account.refused(refused.value).startswith(f"AWS refused {action}: ")
+
+
+def test_only_the_denied_action_is_refused(aws_client):
+    with answering(Faults(deny={"dynamodb:CreateTable"})) as faults:
+        assert aws_client().list_tables()["TableNames"] == []
+    assert faults.seen == {"dynamodb:ListTables": 1}
+
+
+def retried_calls(aws_client: Any, throttled: int) -> dict[str, int]:
+    clients.RETRIES.take()  # what earlier tests left in the process's tally
+    with answering(Faults(throttle={"dynamodb:ListTables": throttled})):
+        try:
+            aws_client().list_tables()
+        finally:
+            counted_retries = clients.RETRIES.take()
+    return counted_retries
+
+
+def test_throttled_calls_are_retried_and_each_retry_is_counted(aws_client):
+    code = "ProvisionedThroughputExceededException"
+    assert retried_calls(aws_client, throttled=2) == {code: 2}
+    with pytest.raises(ClientError, match=code):  # more than the SDK's 3 attempts
+        retried_calls(aws_client, throttled=5)
+    assert clients.RETRIES.take() == {}  # (counted in the call above: 2 retries, then gave up)
+
+
+def test_the_summary_line_says_how_many_retries_and_why():
+    from collections import Counter
+
+    from ddbspec.summary import retried
+
+    assert retried(Counter(), "aws") == "SDK retries (adaptive mode): none"
+    line = retried(Counter({"ThrottlingException": 1, "InternalServerError": 4}), "dynalite")
+    assert line == "SDK retries (standard mode): 5 (InternalServerError 4, ThrottlingException 1)"
+
+
+def test_interrupt_comes_after_the_nth_call_has_been_answered(aws_client):
+    ddb = aws_client()
+    table = {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    with answering(Faults(interrupt={"dynamodb:CreateTable": 2})):
+        ddb.create_table(TableName="first", **table)
+        with pytest.raises(KeyboardInterrupt, match="after dynamodb:CreateTable"):
+            ddb.create_table(TableName="second", **table)
+    assert sorted(ddb.list_tables()["TableNames"]) == ["first", "second"]  # AWS made it
+
+
+def test_the_mocks_options_and_pytests_are_told_apart():
+    mine = ["--deny", "iam:CreateRole", "--throttle", "dynamodb:Scan:3"]
+    faults, rest = parse([*mine, "--interrupt", "lambda:CreateFunction", "specs", "-k", "deny"])
+    assert faults.deny == {"iam:CreateRole"}
+    assert faults.throttle == {"dynamodb:Scan": 3}
+    assert faults.interrupt == {"lambda:CreateFunction": 1}
+    assert rest == ["specs", "-k", "deny"]
+    with pytest.raises(argparse.ArgumentTypeError, match="ACTION:N with N >= 1"):
+        counted("dynamodb:Scan:0")
+
+
+def test_botocore_events_name_iam_actions():
+    assert action_of("before-send.dynamodb.CreateTable") == "dynamodb:CreateTable"
+    assert action_of("before-send.dynamodb-streams.GetRecords") == "dynamodb:GetRecords"
+    assert action_of("before-send.cloudwatch-logs.CreateLogGroup") == "logs:CreateLogGroup"
+
+
+def transaction(*kinds: str) -> Any:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    body = json.dumps({"TransactItems": [{kind: {}} for kind in kinds]}).encode()
+    return AWSPreparedRequest("POST", "https://dynamodb.us-east-1.amazonaws.com/", {}, body, False)
+
+
+def test_a_transaction_is_authorized_by_the_actions_of_its_items():
+    # IAM has no dynamodb:TransactWriteItems permission: each Put, Update, Delete,
+    # ConditionCheck or Get is authorized as the single-item call it stands for
+    request = transaction("Put", "ConditionCheck", "Put")
+    assert iam_actions("dynamodb:TransactWriteItems", request) == [
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+    ]
+    assert iam_actions("dynamodb:TransactGetItems", transaction("Get")) == ["dynamodb:GetItem"]
+    assert iam_actions("lambda:CreateFunction", None) == ["lambda:CreateFunction", "iam:PassRole"]
+
+
+def test_a_policy_allows_only_what_it_grants(tmp_path, aws_client):
+    policy = tmp_path / "policy.json"
+    statements = [
+        {"Effect": "Allow", "Action": "dynamodb:List*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "dynamodb:CreateTable", "Resource": "*"},
+    ]
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    faults, _ = parse(["--policy", str(policy)])
+    assert faults.allows("dynamodb:ListTables") and faults.allows("dynamodb:putitem")
+    assert not faults.allows("dynamodb:CreateTable") and not faults.allows("dynamodb:GetItem")
+    assert faults.allows("sts:GetCallerIdentity")  # needs no permission
+    with answering(faults), pytest.raises(ClientError) as refused:
+        aws_client().describe_table(TableName="t")
+    assert account.refused(refused.value).startswith("AWS refused dynamodb:DescribeTable: ")
+
+
+def test_a_policy_that_is_not_one_is_a_clear_usage_error(tmp_path, capsys):
+    broken = tmp_path / "policy.json"
+    broken.write_text("{not json")
+    with pytest.raises(SystemExit):
+        parse(["--policy", str(broken)])
+    assert f"{broken}: not a readable IAM policy document" in capsys.readouterr().err

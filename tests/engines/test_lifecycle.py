@@ -1,0 +1,65 @@
+"""Engines start once per run and stop at its end, Ctrl-C and a killed run included.
+
+A failed run stopping its engines is checked in test_bad_input (the malformed row)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from ddbspec.engines import processes
+
+from suite import REPO, processes_mentioning
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "specs",
+            "-k",
+            "overloading or sparse",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    started = lambda: len(list(tmp_path.glob("ddbspec-run-*/engine-*.json"))) >= 1  # noqa: E731
+    assert wait_for(started, 120), "no engine started"
+    assert processes_mentioning(str(tmp_path)), "the engine's guard should be running now"
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=120)
+    assert "KeyboardInterrupt" in out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 15), out
+    assert not list(tmp_path.glob("ddbspec-run-*")), "the run's state folder was left behind"
+
+
+def test_guard_ends_the_engine_when_its_owner_is_killed(tmp_path):
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    guard = processes.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"], owner.pid, tmp_path / "engine.log"
+    )
+    assert processes.running(guard)
+    owner.kill()
+    owner.wait()
+    assert wait_for(lambda: not processes.running(guard), 10)
+    assert not processes_mentioning(str(tmp_path))
