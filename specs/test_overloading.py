@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec.workshop import queries
+from ddbspec.workshop import queries, scans
 from ddbspec.workshop.figures import EMPLOYEE_PRINTED
+from ddbspec.workshop.tables import GSI_OVERLOAD
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,24 @@ def test_names_find_their_master_records(ask, model, figures):
 def test_unknown_attribute_is_refused(ask):
     with pytest.raises(ValueError, match="state"):
         ask("shoe_size", "9")
+
+
+def test_the_index_holds_every_item_of_every_key(target, employees_table, model, figures):
+    """Beyond the workshop: every value of colA in the data (master, each state, each title),
+    counted through gsi_overload, is what the table holds with it and what the data says: an
+    index that lost entries would answer every pattern above short, without an error."""
+    ddb = target.client()
+    expected = model.by_overload_key()
+    in_table = {
+        value: n for (value,), n in scans.count_combinations(ddb, employees_table, ["colA"]).items()
+    }
+    through_index = {
+        value: queries.count_on_index(ddb, employees_table, GSI_OVERLOAD, value)
+        for value in expected
+    }
+    figures.record(
+        "colA values whose index count is the table's",
+        sum(through_index[v] == in_table.get(v) for v in expected),
+        len(expected),
+    )
+    assert through_index == in_table == dict(expected)

@@ -79,6 +79,28 @@ def test_dynalite_keeps_a_complete_table_for_the_next_run(tmp_path, cache_dir):
         registry.release_all(second)
 
 
+def test_a_table_another_build_of_the_engine_loaded_is_rebuilt(tmp_path, cache_dir):
+    """A store an unpatched dynalite loaded (its indexes missing entries) is not reused."""
+    earlier = a_run(tmp_path, cache_dir, "earlier")
+    try:
+        info = registry.acquire(earlier, "dynalite")
+        info.build = "an-earlier-install"
+        old = targets.Target(info, earlier, "shared").shared_table(
+            DEFINITION, "fp-e" * 4, Builder(60)
+        )
+    finally:
+        registry.release_all(earlier)
+
+    now = a_run(tmp_path, cache_dir, "now")
+    try:
+        rebuild = Builder(40)
+        name = shared(now, "dynalite", "fp-e" * 4, rebuild)
+        assert name == old and rebuild.calls == 1  # same name, loaded again by this build
+        assert count_items(registry.acquire(now, "dynalite").client(), name) == 40
+    finally:
+        registry.release_all(now)
+
+
 def test_a_half_loaded_table_is_rebuilt_not_trusted(tmp_path, cache_dir):
     killed = a_run(tmp_path, cache_dir, "killed")
     try:

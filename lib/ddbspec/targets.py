@@ -94,11 +94,13 @@ class Target:
 
         ``build(client, name)`` loads the empty table and returns its item count. On an engine
         that keeps its data on disk (dynalite), the table is kept after the run and reused by
-        the next one whose ``fingerprint`` (files, scale, order) is the same: the fingerprint
-        and the item count are tagged on the table only once the load has been verified, so a
-        half-loaded table (a killed run) or a stale one is rebuilt, never trusted.
+        the next one whose ``fingerprint`` (files, scale, order) is the same, on the same
+        engine build: the fingerprint with the build and the item count are tagged on the table
+        only once the load has been verified, so a half-loaded table (a killed run), a stale one
+        or one an earlier install loaded (dynalite before a fix of its indexes) is rebuilt.
         """
         s, kept = self.settings, self.info.persistent
+        trusted = f"{fingerprint}@{self.info.build}"
         scope = "cache" if kept else f"{s.run_id}-shared"
         name = f"{s.table_prefix}-{scope}-{definition.name}-{fingerprint[:12]}"
         record = s.state_dir / f"shared-{self.info.name}-{name}.json"
@@ -106,14 +108,14 @@ class Target:
             if record.exists():
                 return name
             ddb = self.client()
-            if not (kept and cached(ddb, name, fingerprint)):
+            if not (kept and cached(ddb, name, trusted)):
                 tables.delete_table(ddb, name, self.waits)
                 table = tables.create_table(
                     ddb, definition, name, self.waits, self.on_demand, self.tags()
                 )
                 items = build(ddb, name)
                 if kept:  # the mark of a complete load, written last
-                    marks = {"ddbspec-fingerprint": fingerprint, "ddbspec-items": str(items)}
+                    marks = {"ddbspec-fingerprint": trusted, "ddbspec-items": str(items)}
                     ddb.tag_resource(
                         ResourceArn=table["TableArn"],
                         Tags=[{"Key": k, "Value": v} for k, v in marks.items()],

@@ -134,7 +134,7 @@ def test_no_prefix_counts_the_whole_shard_without_an_empty_begins_with() -> None
     assert found.counts == {10: 40}
 
 
-def test_count_values_reads_the_table_by_segments() -> None:
+def test_count_combinations_reads_the_table_by_segments() -> None:
     class Stub:
         def __init__(self) -> None:
             self.asked: list[dict[str, Any]] = []
@@ -150,8 +150,10 @@ def test_count_values_reads_the_table_by_segments() -> None:
             return {"Items": items, "Count": len(items), "ScannedCount": len(items)}
 
     stub = Stub()
-    counts = scans.count_values(stub, "t", ["gsi_responsecode_hk", "responsecode"], segments=4)
-    assert counts["gsi_responsecode_hk"] == {str(s): 10 for s in range(1, 11)}
-    assert counts["responsecode"] == {"200": 100}
+    counts = scans.count_combinations(stub, "t", ["gsi_responsecode_hk", "responsecode"], 4)
+    assert counts == {(str(s), "200"): 10 for s in range(1, 11)}
     assert stub.asked[0]["ProjectionExpression"] == "#a0, #a1"
     assert len(stub.asked) == 4
+    assert scans.count_combinations(stub, "t", ["responsecode", "missing"], 4) == {
+        ("200", None): 100
+    }

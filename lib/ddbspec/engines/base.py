@@ -32,6 +32,7 @@ class EngineInfo:
     poll: float = 0.05
     timeout: float = 120.0
     persistent: bool = False  # its data outlives the run (dynalite on disk)
+    build: str = ""  # what the install is, where data outlives the run: what kept data needs
     unavailable: str | None = None  # specs on it skip, with this reason
     error: str | None = None  # it failed to start: specs on it fail, with this message
 

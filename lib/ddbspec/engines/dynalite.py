@@ -49,16 +49,19 @@ class Dynalite(Engine):
             )
         except processes.StoreBusy:
             return self._process(settings, command)  # another run holds the store: in memory
-        info.persistent = True
+        info.persistent, info.build = True, self.build()
         local_tables(info, f"{settings.table_prefix}-", keep=f"{settings.table_prefix}-cache-")
         return info
 
+    def build(self) -> str:
+        """What an install is: the shipped lock file and the suite's fixes, digested. Its
+        folder is named by it, and a table kept on disk is trusted only by the build that
+        loaded it (``targets.Target.shared_table``)."""
+        return _digest((NODE_DIR / "package-lock.json").read_bytes() + repr(FIXES).encode())
+
     def provision(self, cache_dir: Path) -> Path:
         """npm-install the shipped lock file into the cache, once; returns the folder."""
-        digest = _digest(
-            (NODE_DIR / "package-lock.json").read_bytes() + repr(PREFIX_RANGE).encode()
-        )
-        home = cache_dir / f"node-{digest}"
+        home = cache_dir / f"node-{self.build()}"
         if (home / "node_modules" / "dynalite" / "cli.js").exists():
             return home
         node, npm = node_and_npm()
@@ -76,7 +79,7 @@ class Dynalite(Engine):
                     "or choose another engine with --engine moto."
                 )
             try:
-                bound_prefix_scans(home / "node_modules" / "dynalite" / "db" / "index.js")
+                apply_fixes(home / "node_modules" / "dynalite" / "db" / "index.js")
             except BaseException:
                 shutil.rmtree(home / "node_modules", ignore_errors=True)  # not half-installed
                 raise
@@ -131,12 +134,32 @@ PREFIX_RANGE = (
 )
 
 
-def bound_prefix_scans(index_js: Path) -> None:
+# dynalite 4.0.0 keys an index entry on the index key and the first 6 hex digits of an md5 of
+# the table key (createIndexKey; its comment: "Can use the whole hash if we deem it
+# important"). Two items with the same index key whose table keys share those 24 bits collide,
+# and the later replaces the earlier in the index, silently (about 200 of tlog_scan's 1M
+# entries). At install the entry's key gains the item's whole table key, which is unique: the
+# entries that did not collide keep their order, and only index keys change (createKey, which
+# keys the table's items, its scan order and segments, is untouched). Writes, updates and
+# deletes compute an entry's key with the same function, and so do queries that start from an
+# ExclusiveStartKey: the whole table key is there for each.
+INDEX_KEYS = (
+    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)",
+    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)"
+    " + createKey(item, table) // ddbspec: the whole table key, so entries cannot collide",
+)
+FIXES = (PREFIX_RANGE, INDEX_KEYS)
+
+
+def apply_fixes(index_js: Path, fixes: tuple[tuple[str, str], ...] = FIXES) -> None:
+    """Each fix replaces its line, which must be there exactly once; else nothing is written."""
     text = index_js.read_text()
-    old, new = PREFIX_RANGE
-    if text.count(old) != 1:
-        raise EngineError(
-            f"{index_js} is not the dynalite 4.0.0 the suite knows: its prefix key scan was "
-            "not found. Delete the folder and run again, or choose --engine moto."
-        )
-    index_js.write_text(text.replace(old, new))
+    for old, new in fixes:
+        if text.count(old) != 1:
+            raise EngineError(
+                f"{index_js} is not the dynalite 4.0.0 the suite knows: the line it fixes "
+                f"({old[:40]}...) was not found. Delete the folder and run again, or choose "
+                "--engine moto."
+            )
+        text = text.replace(old, new)
+    index_js.write_text(text)

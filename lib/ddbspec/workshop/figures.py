@@ -46,6 +46,10 @@ class EmployeeFigures:
     def manager_ids(self) -> frozenset[int]:
         return frozenset(e.employeeid for e in self.rows if e.is_manager)
 
+    def by_overload_key(self) -> Counter[str]:
+        """Items per value of colA, gsi_overload's key: every item, each type's own value."""
+        return Counter(item["colA"] for e in self.rows for item in employee_items(e))
+
     def employee(self, employeeid: int) -> Employee:
         for e in self.rows:
             if e.employeeid == employeeid:

@@ -15,7 +15,13 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore import xform_name
 
-from ddbspec.workshop.tables import GSI_CITY_DEPT, GSI_MANAGER, GSI_OVERLOAD, GSI_RESPONSECODE
+from ddbspec.workshop.tables import (
+    GSI_CITY_DEPT,
+    GSI_MANAGER,
+    GSI_OVERLOAD,
+    GSI_RESPONSECODE,
+    Index,
+)
 
 OVERLOADED = ("state", "current_title", "previous_title", "name")
 _serializer = TypeSerializer()
@@ -40,6 +46,22 @@ def paginate(client: Any, op: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def count_on_index(client: Any, table: str, index: Index, value: str) -> int:
+    """Items whose index hash key is ``value``, counted through the index, every page read."""
+    name, typ = index.hash_key
+    pages = paginate(
+        client,
+        "query",
+        TableName=table,
+        IndexName=index.name,
+        KeyConditionExpression="#k = :v",
+        ExpressionAttributeNames={"#k": name},
+        ExpressionAttributeValues={":v": {typ: value}},
+        Select="COUNT",
+    )
+    return sum(page["Count"] for page in pages)
 
 
 def _items(client: Any, op: str, **kwargs: Any) -> list[dict[str, Any]]:

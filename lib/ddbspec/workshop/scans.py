@@ -127,20 +127,16 @@ def parallel_scan(
     return ScanTotal.of(results, time.perf_counter() - start)
 
 
-def count_values(
+def count_combinations(
     client: Any, table: str, attributes: Sequence[str], segments: int = WORKSHOP_SEGMENTS
-) -> dict[str, Counter[str]]:
-    """How many items carry each value of each attribute, read by a parallel scan of the table.
-
-    This is where the items' writes land under an index keyed on each attribute. It reads the
-    base table, not the index: dynalite keys its index entries on the index key plus a 24-bit
-    hash of the table key, so at scale items sharing an index key collide and the index loses
-    a few (about 200 of tlog_scan's 1,000,000 under gsi_responsecode).
-    """
+) -> Counter[tuple[str | None, ...]]:
+    """How many items carry each combination of the attributes' values (None where an item
+    has none), read by a parallel scan of the base table: what an index keyed on them must
+    hold, to compare with what the index answers."""
     names = {f"#a{i}": a for i, a in enumerate(attributes)}
 
-    def segment(s: int) -> dict[str, Counter[str]]:
-        counts: dict[str, Counter[str]] = {a: Counter() for a in attributes}
+    def segment(s: int) -> Counter[tuple[str | None, ...]]:
+        counts: Counter[tuple[str | None, ...]] = Counter()
         request = {
             "TableName": table,
             "ProjectionExpression": ", ".join(names),
@@ -150,12 +146,13 @@ def count_values(
         }
         for page in paginate(client, "scan", **request):
             for item in page["Items"]:
-                for a in attributes:
-                    value = item.get(a)
-                    if value is not None:
-                        counts[a][next(iter(value.values()))] += 1
+                counts[tuple(_scalar(item.get(a)) for a in attributes)] += 1
         return counts
 
     with ThreadPoolExecutor(segments, thread_name_prefix=f"count-{table}") as pool:
-        parts = list(pool.map(segment, range(segments)))
-    return {a: sum((p[a] for p in parts), Counter()) for a in attributes}
+        return sum(pool.map(segment, range(segments)), Counter())
+
+
+def _scalar(value: dict[str, str] | None) -> str | None:
+    """A wire-format scalar's text ({"N": "200"} -> "200")."""
+    return None if value is None else next(iter(value.values()))
