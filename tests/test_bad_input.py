@@ -102,6 +102,28 @@ def test_endpoint_that_does_not_answer(tmp_path):
     assert "Traceback" not in output(result)
 
 
+@pytest.mark.parametrize("url", ["notaurl", "localhost:8000", "http://", "http://h:port"])
+def test_a_malformed_endpoint_url_is_a_usage_error(tmp_path, url):
+    result = run_suite("specs", "--endpoint-url", url, tmp=tmp_path)
+    assert result.returncode == 4, output(result)
+    assert f"--endpoint-url {url!r} is not a URL" in output(result)
+    assert "INTERNALERROR" not in output(result) and "Traceback" not in output(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--engine", "container"], "--engine container needs --container-image"),
+        (["--container-image", "moto", "--engine", "moto"], "--container-image is for"),
+        (["--container-image", "some/image:1"], "--container-port PORT"),
+    ],
+)
+def test_container_options_that_do_not_fit_are_usage_errors(tmp_path, args, said):
+    result = run_suite("specs", *args, tmp=tmp_path)
+    assert result.returncode == 4, output(result)
+    assert said in output(result) and "Traceback" not in output(result)
+
+
 def test_aws_without_credentials_refuses_to_start(tmp_path):
     nowhere = str(tmp_path / "none")
     unset = (

@@ -5,6 +5,8 @@ at start, and prints what each supports (the README's table).
 ``ddbspec sweep-aws [--region R] [--prefix P] [--yes]`` lists what killed runs left in an AWS
 account (tables, Lambda functions and their mappings, IAM roles, log groups, named P-* and
 carrying the suite's tags) and deletes them with --yes.
+``ddbspec images build [IMAGE...]`` builds the images the suite can run (its engines, the
+gateway, the suite itself) from what this machine has, keeping those that are up to date.
 ``ddbspec gateway ENGINE_URL [--port P] [--factor F]`` puts DynamoDB's provisioned throughput
 in front of an engine, in the foreground.
 ``ddbspec mock-aws [FAULTS] [PYTEST ARGS]`` runs ``pytest --aws`` against moto's in-process
@@ -26,19 +28,35 @@ from ddbspec.engines.probes import CAPABILITIES
 
 
 def capabilities(names: list[str]) -> str:
-    settings = Settings(run_id="probe", state_dir=Path(tempfile.mkdtemp()), owner_pid=os.getpid())
+    """The README's capability table, measured: each engine started, probed and stopped;
+    ``container:IMAGE`` is the container engine running IMAGE (a preset or a reference)."""
     rows = ["| engine | " + " | ".join(CAPABILITIES) + " |", "|---|" + "---|" * len(CAPABILITIES)]
-    try:
-        for name in names:
-            info = registry.acquire(settings, name)
-            if info.error or info.unavailable:
-                rows.append(f"| {name} | {info.error or info.unavailable} |")
-                continue
-            found = " | ".join("yes" if info.capabilities.get(c) else "no" for c in CAPABILITIES)
-            rows.append(f"| {name} {info.version} | {found} |")
-    finally:
-        registry.release_all(settings)
+    for name in names:
+        engine, _, image = name.partition(":")
+        settings = Settings(
+            run_id="probe",
+            state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-probe-")),
+            owner_pid=os.getpid(),
+            container_image=image or None,
+        )
+        try:
+            info = registry.acquire(settings, engine)
+        finally:
+            registry.release_all(settings)
+        if info.error or info.unavailable:
+            rows.append(f"| {name} | {info.error or info.unavailable} |")
+            continue
+        found = " | ".join("yes" if info.capabilities.get(c) else "no" for c in CAPABILITIES)
+        rows.append(f"| {info.name} {info.version} | {found} |")
     return "\n".join(rows)
+
+
+def engine_name(text: str) -> str:
+    """An engine to probe: a local one by name, or container:IMAGE."""
+    local = [n for n in registry.ENGINES if n not in ("endpoint", "aws", "container")]
+    if text in local or (text.startswith("container:") and len(text) > len("container:")):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: one of {', '.join(local)}, or container:IMAGE")
 
 
 def sweep_aws(region: str | None, prefix: str, yes: bool) -> int:
@@ -59,6 +77,23 @@ def sweep_aws(region: str | None, prefix: str, yes: bool) -> int:
     if failed:
         print("could not delete:\n  " + "\n  ".join(failed))
     return 2 if failed else 0
+
+
+def build_images(names: list[str], cache_dir: Path, base: str) -> int:
+    from ddbspec.engines import images
+    from ddbspec.errors import DdbSpecError
+
+    unknown = sorted(set(names) - set(images.IMAGES))
+    if unknown:
+        print(f"ddbspec images build: no image {unknown}; the images: {', '.join(images.IMAGES)}")
+        return 2
+    try:
+        states = images.build(names, cache_dir, base)
+    except DdbSpecError as error:
+        print(f"ddbspec images build: {error}")
+        return 1
+    print("\n".join(f"{ref}: {state}" for ref, state in states.items()))
+    return 0
 
 
 def gateway(argv: list[str]) -> int:
@@ -90,20 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     probe = commands.add_parser("capabilities", help="probe engines and print what they support")
-    probe.add_argument(
-        "engines",
-        nargs="*",
-        default=list(registry.POOL),
-        choices=[n for n in registry.ENGINES if n not in ("endpoint", "aws")],
-    )
+    probe.add_argument("engines", nargs="*", default=list(registry.POOL), type=engine_name)
     swept = commands.add_parser("sweep-aws", help="delete what killed runs left in AWS")
     swept.add_argument("--region")
     swept.add_argument("--prefix", default="ddbspec")
     swept.add_argument("--yes", action="store_true", help="delete them (default: only list)")
+    images = commands.add_parser("images", help="build the suite's Docker images")
+    images.add_argument("action", choices=["build"])
+    images.add_argument("names", nargs="*", metavar="IMAGE", help="dynalite, moto, gateway, suite")
+    images.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
+    images.add_argument(
+        "--base",
+        choices=["auto", "official", "local"],
+        default="auto",
+        help="the images' bases: the official slim images, one made here with debootstrap "
+        "(no registry needed), or auto: official if a registry answers (default)",
+    )
     for name, (_, line) in PROGRAMS.items():
         commands.add_parser(name, help=f"{line} (ddbspec {name} --help)")
     args = parser.parse_args(argv)
     if args.command == "sweep-aws":
         return sweep_aws(args.region, args.prefix, args.yes)
+    if args.command == "images":
+        return build_images(args.names, args.cache_dir, args.base)
     print(capabilities(args.engines))
     return 0

@@ -31,6 +31,9 @@ class Settings:
     cache_dir: Path = Path.home() / ".cache" / "ddbspec"
     state_dir: Path = Path("/tmp")
     owner_pid: int = 0
+    container_image: str | None = None  # --container-image: a preset or an image reference
+    container_port: int | None = None  # the port an image of no preset listens on
+    container_timeout: float = 60.0  # how long a container may take to answer
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), default=str)
@@ -67,8 +70,23 @@ def store_for(copies: int) -> str | None:
     return None if copies <= DEFAULT_SCALE else f"scale-{copies}"
 
 
-def chosen_engine(engine: str, aws: bool, url: str | None) -> str:
-    """The engine that --engine, --aws and --endpoint-url together name, or a usage error."""
+def chosen_engine(engine: str, aws: bool, url: str | None, image: str | None = None) -> str:
+    """The engine that --engine, --aws, --endpoint-url and --container-image together name,
+    or a usage error."""
+    if url is not None and not valid_url(url):
+        raise pytest.UsageError(
+            f"--endpoint-url {url!r} is not a URL: give the scheme, host and port, "
+            "e.g. --endpoint-url http://localhost:8000"
+        )
+    if image and engine not in ("auto", "container"):
+        raise pytest.UsageError(f"--container-image is for --engine container, not {engine}.")
+    if image:
+        engine = "container"
+    if engine == "container" and not image:
+        raise pytest.UsageError(
+            "--engine container needs --container-image: a preset (dynamodb-local, dynalite, "
+            "moto) or an image reference with --container-port."
+        )
     if aws and engine not in ("auto", "aws"):
         raise pytest.UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
     if url and engine not in ("auto", "endpoint"):
@@ -79,3 +97,13 @@ def chosen_engine(engine: str, aws: bool, url: str | None) -> str:
     if chosen == "endpoint" and not url:
         raise pytest.UsageError("--engine endpoint needs --endpoint-url URL.")
     return chosen
+
+
+def valid_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        return False

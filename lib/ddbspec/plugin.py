@@ -47,6 +47,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a DynamoDB-compatible endpoint already running (DynamoDB Local, "
         "LocalStack, ScyllaDB Alternator); implies --engine endpoint",
     )
+    group.addoption(
+        "--container-image",
+        metavar="NAME",
+        help="the image --engine container runs: a preset (dynamodb-local, dynalite, moto) "
+        "or any DynamoDB-compatible image reference (with --container-port); implies "
+        "--engine container",
+    )
+    group.addoption(
+        "--container-port",
+        type=int,
+        metavar="PORT",
+        help="the port an image of no preset listens on, on the host's network",
+    )
+    group.addoption(
+        "--container-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a container may take to answer DynamoDB's API (default 60)",
+    )
     group.addoption("--region", help="AWS region (default: the boto3 chain's; us-east-1 locally)")
     group.addoption(
         "--table-prefix",
@@ -89,7 +109,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def decided(option: Callable[[str], Any]) -> Settings:
     """The run's settings, decided once in the controller from its options."""
     return Settings(
-        engine=chosen_engine(option("engine"), option("aws"), option("endpoint_url")),
+        engine=chosen_engine(
+            option("engine"), option("aws"), option("endpoint_url"), option("container_image")
+        ),
         endpoint_url=option("endpoint_url"),
         region=option("region"),
         table_prefix=option("table_prefix"),
@@ -100,6 +122,9 @@ def decided(option: Callable[[str], Any]) -> Settings:
         cache_dir=option("cache_dir"),
         state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-run-")),
         owner_pid=os.getpid(),
+        container_image=option("container_image"),
+        container_port=option("container_port"),
+        container_timeout=option("container_timeout"),
     )
 
 

@@ -48,13 +48,19 @@ def terminal_lines(config: pytest.Config) -> Callable[[str], None]:
 def header(settings: Settings, copies: int, data: Path) -> list[str]:
     """The run's first lines: the engines, the run id, the scale, the data; on AWS also the
     account, what will be created and what it may cost."""
-    described = ", ".join(f"{n} {registry.ENGINES[n].version()}" for n in targets.pool(settings))
+    described = ", ".join(registry.ENGINES[n].describe(settings) for n in targets.pool(settings))
     lines = [
         f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
         f"scale {copies}; data {data} (manifest verified)"
     ]
     if settings.engine == "aws":
         lines.append(aws_header(settings, copies))
+    if settings.engine in ("container", "dynamodb-local"):
+        lines.append(
+            f"ddbspec: containers run on the host's network, labelled ddbspec.run="
+            f"{settings.run_id}; the suite's guard removes them when the run ends "
+            "(testcontainers' Ryuk is not used: it needs a bridge network)"
+        )
     return lines
 
 

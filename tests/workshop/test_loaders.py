@@ -107,7 +107,26 @@ def test_items_never_written_stop_the_load_with_a_count() -> None:
         loaders.load(client, "t", items(1000), workers=1)
     # it stopped at the first failed batch: its 22 good items, and nothing after it
     assert "stopped after writing 22" in str(e.value)
-    assert client.calls == loaders.MAX_ATTEMPTS
+    # one call refused the batch (all unseen), one wrote its 22 good items, then 10 wrote none
+    assert client.calls == 2 + loaders.MAX_ATTEMPTS
+
+
+def test_a_table_that_writes_a_little_of_each_batch_is_loaded_at_its_pace() -> None:
+    class OneAtATime:
+        """A throttled table: one item of each request written, the rest handed back."""
+
+        def __init__(self) -> None:
+            self.written, self.calls = 0, 0
+
+        def batch_write_item(self, RequestItems: dict[str, list]) -> dict[str, Any]:
+            self.calls += 1
+            (table, requests), *_ = RequestItems.items()
+            self.written += 1
+            return {"UnprocessedItems": {table: requests[1:]} if requests[1:] else {}}
+
+    client = OneAtATime()
+    assert loaders.load(client, "t", items(50), workers=1) == 50
+    assert client.calls == 50 > loaders.MAX_ATTEMPTS  # progress on every call: no give-up
 
 
 def test_a_table_holding_other_than_what_was_loaded_is_an_error() -> None:

@@ -26,6 +26,7 @@ import contextlib
 import http.client
 import json
 import logging
+import signal
 import socket
 import threading
 import traceback
@@ -282,6 +283,7 @@ class Gateway:
         clock: Clock | None = None,
         *,
         region: str = "us-east-1",
+        host: str = HOST,
         port: int = 0,
         max_body: int = MAX_BODY,
         engine_timeout: float = 60.0,
@@ -294,7 +296,7 @@ class Gateway:
         self.metrics = Metrics(self.clock)
         self.metering = Metering(self.clock, self.metrics, region, OPERATIONS)
         self.errors: list[str] = []
-        self._server = _Server((HOST, port), self)
+        self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
     @property
@@ -359,11 +361,14 @@ def main(argv: list[str], prog: str = "ddbspec gateway") -> int:
         description="Enforce DynamoDB's provisioned throughput in front of a local engine.",
     )
     parser.add_argument("engine_url", help="the engine's endpoint, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST})")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: free)")
     parser.add_argument("--factor", type=float, default=1.0, help="clock speed-up (default 1)")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
-    gateway = Gateway(args.engine_url, ScaledClock(args.factor), region=args.region, port=args.port)
+    clock = ScaledClock(args.factor)
+    gateway = Gateway(args.engine_url, clock, region=args.region, host=args.host, port=args.port)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop: stop as on Ctrl-C
     print(f"capacity gateway on {gateway.url} -> {args.engine_url}, clock x{args.factor:g}")
     print("Ctrl-C to stop", flush=True)
     with gateway, contextlib.suppress(KeyboardInterrupt):

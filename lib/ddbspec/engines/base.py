@@ -56,6 +56,10 @@ class Engine:
     def version(self) -> str:
         raise NotImplementedError
 
+    def describe(self, settings: Settings) -> str:
+        """The engine as the header names it."""
+        return f"{self.name} {self.version()}"
+
     def check(self, settings: Settings) -> None:
         """Fail fast (EngineError) when the engine cannot possibly start; cheap, run first."""
 

@@ -1,101 +1,249 @@
-"""DynamoDB Local in Docker through testcontainers: started once per run, removed at its end."""
+"""DynamoDB-compatible images, run through testcontainers on the host's network.
+
+A preset is data: the image, its command (``{port}`` is a free port on 127.0.0.1 where it
+listens) and how long it may take to answer. Any other image runs with its own command and
+``--container-port``, the port it listens on. Each container is labelled with the run's id,
+and a guard process (``engines.reaper`` under ``engines.guard``) removes it when the run
+ends, Ctrl-C and kill -9 included: the suite's own reaper, in place of testcontainers' Ryuk,
+whose port mapping a host-network run cannot use.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from ddbspec.config import Settings
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines import images, processes
+from ddbspec.engines.base import Engine, EngineInfo, answers
 from ddbspec.errors import EngineError
 
-IMAGE = "amazon/dynamodb-local"
-TAG = "2.6.1"  # docker/compose.yaml runs the same image and command
-PORT = 8000
-COMMAND = "-jar DynamoDBLocal.jar -inMemory -sharedDb"  # in memory, one database for all clients
-READY_LOG = "Initializing DynamoDB Local"
+RUN_LABEL = "ddbspec.run"
+ENGINE_LABEL = "ddbspec.engine"
+STATES = ("--createTableMs", "20", "--deleteTableMs", "20", "--updateTableMs", "20")
 
 
-def start_dynamodb_local(settings: Settings, tag: str) -> EngineInfo:
-    """Run the image in memory with a shared database, wait until it answers ListTables."""
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
-
-    container = (
-        DockerContainer(f"{IMAGE}:{tag}")
-        .with_command(COMMAND)
-        .with_exposed_ports(PORT)
-        .with_kwargs(labels={"ddbspec.run": settings.run_id})
-    )
-    container.start()
-    try:
-        wait_for_logs(container, READY_LOG, timeout=60)
-        url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(PORT)}"
-        info = EngineInfo(
-            name="dynamodb-local",
-            version=tag,
-            endpoint_url=url,
-            region=settings.region or "us-east-1",
-            container=container.get_wrapped_container().id,
-        )
-        _wait_list_tables(info)
-        return info
-    except Exception as error:
-        container.stop()
-        raise EngineError(f"DynamoDB Local did not become ready: {error}") from None
+@dataclass(frozen=True)
+class Preset:
+    image: str
+    command: tuple[str, ...] = ()  # () runs the image's own command
+    how: str = "docker pull it, or docker load -i a saved copy"  # to get the image here
+    pull: bool = True  # False: the suite never fetches it (built here, or under its vendor's terms)
 
 
-def _wait_list_tables(info: EngineInfo, timeout: float = 30.0) -> None:
-    import time
+PRESETS = {
+    "dynamodb-local": Preset(
+        "amazon/dynamodb-local:2.6.1",
+        ("-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb", "-port", "{port}"),
+        "pull it where Docker Hub answers (docker pull amazon/dynamodb-local:2.6.1), or "
+        "docker load -i a saved copy. The suite does not fetch it for you: it is Amazon's, "
+        "under Amazon's terms",
+        pull=False,
+    ),
+    "dynalite": Preset(
+        images.IMAGES["dynalite"].ref,
+        ("--host", processes.HOST, "--port", "{port}", *STATES),
+        "build it: ddbspec images build dynalite",
+        pull=False,
+    ),
+    "moto": Preset(
+        images.IMAGES["moto"].ref,
+        (processes.HOST, "{port}"),
+        "build it: ddbspec images build moto",
+        pull=False,
+    ),
+}
 
-    ddb = info.client(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            ddb.list_tables(Limit=1)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
-
-def remove(container_id: str) -> None:
-    """Stop and remove the container, whichever xdist worker started it."""
+def docker_client(timeout: float = 10) -> Any:
     import docker
 
-    with contextlib.suppress(docker.errors.NotFound):
-        docker.from_env(timeout=10).containers.get(container_id).remove(force=True)
+    return docker.from_env(timeout=timeout)
 
 
-class DynamoDBLocal(Engine):
-    """Amazon's DynamoDB Local in Docker, through testcontainers (in memory, shared db)."""
+def socket_of() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
-    name = "dynamodb-local"
+
+def docker_unavailable() -> str | None:
+    """Why Docker cannot be used here, or None when its daemon answers."""
+    socket = socket_of()
+    path = socket.removeprefix("unix://")
+    try:
+        docker_client(timeout=3).ping()
+    except Exception as error:  # the SDK raises several kinds; all mean the same here
+        state = (
+            f"no Docker daemon socket at {path}"
+            if socket.startswith("unix://") and not os.path.exists(path)
+            else f"the Docker daemon at {socket} does not answer ({type(error).__name__})"
+        )
+        return (
+            f"Docker is not available: {state}. The container engines run in Docker: start "
+            "its daemon (dockerd), or run an engine yourself and pass --endpoint-url URL"
+        )
+    return None
+
+
+def preset_of(settings: Settings) -> tuple[str, Preset]:
+    """The preset --container-image names, or the image itself with its own command."""
+    name = settings.container_image or ""
+    return name, PRESETS.get(name) or Preset(name)
+
+
+def image_id(client: Any, name: str, preset: Preset) -> str:
+    """The image's id, pulling it if it is not here; a clear error if neither works."""
+    import docker
+
+    try:
+        return client.images.get(preset.image).id
+    except docker.errors.ImageNotFound:
+        if not preset.pull:
+            raise EngineError(f"image {preset.image} ({name}) is not here. {preset.how}.") from None
+    try:
+        return client.images.pull(preset.image).id
+    except docker.errors.APIError as error:
+        why = str(error.explanation or error).split(": ")[-1]
+        raise EngineError(
+            f"image {preset.image} ({name}) is not here and cannot be pulled: the registry "
+            f"is unreachable ({why}). To have it: {preset.how}."
+        ) from None
+
+
+class Container(Engine):
+    """An image from ``--container-image`` (or the preset the engine's name fixes)."""
+
+    def __init__(self, name: str = "container", preset: str | None = None) -> None:
+        self.name, self.preset = name, preset  # type: ignore[misc]
 
     def version(self) -> str:
-        return TAG
+        return self.preset or "image"
+
+    def settings_for(self, settings: Settings) -> Settings:
+        if self.preset is None:
+            return settings
+        from dataclasses import replace
+
+        return replace(settings, container_image=self.preset)
+
+    def describe(self, settings: Settings) -> str:
+        """The image and its id, for the header (``not here`` before it is built or pulled)."""
+        _, preset = preset_of(self.settings_for(settings))
+        with contextlib.suppress(Exception):
+            return (
+                f"{self.name} {preset.image} ({docker_client(3).images.get(preset.image).short_id})"
+            )
+        return f"{self.name} {preset.image} (not here)"
+
+    def check(self, settings: Settings) -> None:
+        name, preset = preset_of(self.settings_for(settings))
+        if not preset.command and settings.container_port is None:
+            raise EngineError(
+                f"--container-image {name} is not a preset ({', '.join(PRESETS)}): say which "
+                "port it listens on, on the host's network, with --container-port PORT"
+            )
 
     def start(self, settings: Settings) -> EngineInfo:
         reason = docker_unavailable()
         if reason:
             return EngineInfo(name=self.name, version=self.version(), unavailable=reason)
-        return self._probed(start_dynamodb_local(settings, self.version()), settings)
+        settings = self.settings_for(settings)
+        name, preset = preset_of(settings)
+        client = docker_client()
+        short = image_id(client, name, preset).removeprefix("sha256:")[:12]
+        port = settings.container_port or processes.free_port()
+        if processes.port_taken(port):
+            raise EngineError(f"{name} cannot start: port {port} on {processes.HOST} is in use.")
+        command = [part.replace("{port}", str(port)) for part in preset.command]
+        container = run(client, preset.image, command, settings, self.name)
+        reaper = guard(container.id, settings, self.name)
+        info = EngineInfo(
+            name=self.name,
+            version=f"{preset.image} ({short})",
+            region=settings.region or "us-east-1",
+            endpoint_url=f"http://{processes.HOST}:{port}",
+            pid=reaper,
+            container=container.id,
+        )
+        try:
+            ready(container, info, settings.container_timeout)
+            return self._probed(info, settings)
+        except BaseException:
+            self.stop(info)
+            raise
 
     def stop(self, info: EngineInfo) -> None:
+        if info.pid:
+            processes.stop(info.pid)  # its reaper removes the container
         if info.container:
             remove(info.container)
 
 
-def docker_unavailable() -> str | None:
-    """Why Docker cannot be used here, or None when its daemon answers."""
-    try:
-        import docker
+def run(client: Any, image: str, command: list[str], settings: Settings, engine: str) -> Any:
+    """Start the container through testcontainers, on the host's network, labelled."""
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.container import DockerContainer
 
-        docker.from_env(timeout=3).ping()
-    except Exception as error:  # the SDK raises several kinds; all mean the same here
-        return (
-            f"Docker is not available ({type(error).__name__}): dynamodb-local runs in "
-            "Docker; start the Docker daemon, or run DynamoDB Local yourself and pass "
-            "--endpoint-url http://localhost:8000"
-        )
-    return None
+    testcontainers_config.ryuk_disabled = True  # the suite's reaper removes what it starts
+    container = DockerContainer(image).with_kwargs(
+        network_mode="host", labels={RUN_LABEL: settings.run_id, ENGINE_LABEL: engine}
+    )
+    if command:
+        container = container.with_command(command)
+    try:
+        return container.start().get_wrapped_container()
+    except Exception as error:
+        raise EngineError(f"{image} did not start: {error}") from None
+
+
+def guard(container: str, settings: Settings, engine: str) -> int:
+    """The reaper that removes ``container`` when the run ends or its owner dies."""
+    log = settings.state_dir / f"{engine}-reaper.log"
+    command = [sys.executable, "-m", "ddbspec.engines.reaper", container]
+    return processes.spawn(command, settings.owner_pid, log)
+
+
+def ready(container: Any, info: EngineInfo, timeout: float, poll: float = 0.2) -> None:
+    """Wait until the engine answers DescribeTable; fail at once if the container exits."""
+    ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
+    deadline, last = time.monotonic() + timeout, "no answer yet"
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise EngineError(
+                f"{info.version} exited at start (exit {container.attrs['State']['ExitCode']}); "
+                f"its last log lines:\n{tail(container)}"
+            )
+        try:
+            if answers(ddb):
+                return
+        except Exception as error:  # not listening yet, or not DynamoDB's protocol yet
+            last = f"{type(error).__name__}: {error}"
+        time.sleep(poll)
+    raise EngineError(
+        f"{info.version} did not answer DynamoDB's DescribeTable at {info.endpoint_url} within "
+        f"{timeout:g} s (tried every {poll:g} s; last: {last}). Check --container-port (the "
+        f"port the image listens on), or give it longer with --container-timeout. Its last "
+        f"log lines:\n{tail(container)}"
+    )
+
+
+def tail(container: Any, lines: int = 15) -> str:
+    return container.logs(tail=lines).decode(errors="replace").rstrip() or "(nothing logged)"
+
+
+def remove(container_id: str) -> None:
+    """Stop and remove the container, whichever process started it; gone already is fine."""
+    import docker
+
+    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+        docker_client().containers.get(container_id).remove(force=True)
+
+
+def labelled(run_id: str) -> list[str]:
+    """The ids of the containers of run ``run_id`` (what a killed run could leave)."""
+    found = docker_client().containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+    return [c.id for c in found]

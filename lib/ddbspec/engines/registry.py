@@ -10,14 +10,22 @@ from filelock import FileLock
 from ddbspec.config import Settings
 from ddbspec.engines.aws import Aws
 from ddbspec.engines.base import Engine, EngineInfo
-from ddbspec.engines.containers import DynamoDBLocal
+from ddbspec.engines.containers import Container
 from ddbspec.engines.dynalite import Dynalite
 from ddbspec.engines.endpoint import Endpoint
 from ddbspec.engines.moto import Moto
 from ddbspec.errors import EngineError
 
 ENGINES: dict[str, Engine] = {
-    e.name: e for e in (Dynalite(), Moto(), DynamoDBLocal(), Endpoint(), Aws())
+    e.name: e
+    for e in (
+        Dynalite(),
+        Moto(),
+        Container(),
+        Container("dynamodb-local", preset="dynamodb-local"),
+        Endpoint(),
+        Aws(),
+    )
 }
 POOL = ("dynalite", "moto")
 
