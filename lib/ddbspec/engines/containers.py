@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ddbspec.config import Settings
@@ -123,20 +123,16 @@ class Container(Engine):
         return self.preset or "image"
 
     def settings_for(self, settings: Settings) -> Settings:
-        if self.preset is None:
-            return settings
-        from dataclasses import replace
-
-        return replace(settings, container_image=self.preset)
+        """The run's settings, with the image this engine's name fixes (dynamodb-local)."""
+        return settings if self.preset is None else replace(settings, container_image=self.preset)
 
     def describe(self, settings: Settings) -> str:
         """The image and its id, for the header (``not here`` before it is built or pulled)."""
         _, preset = preset_of(self.settings_for(settings))
-        with contextlib.suppress(Exception):
-            return (
-                f"{self.name} {preset.image} ({docker_client(3).images.get(preset.image).short_id})"
-            )
-        return f"{self.name} {preset.image} (not here)"
+        here = "not here"
+        with contextlib.suppress(Exception):  # no daemon, or no such image
+            here = docker_client(3).images.get(preset.image).short_id.removeprefix("sha256:")
+        return f"{self.name} {preset.image} ({here})"
 
     def check(self, settings: Settings) -> None:
         name, preset = preset_of(self.settings_for(settings))
