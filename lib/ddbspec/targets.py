@@ -58,7 +58,7 @@ class Target:
 
     @property
     def waits(self) -> tables.Waits:
-        return tables.Waits(poll=self.info.poll, timeout=self.info.timeout)
+        return self.info.waits
 
     def client(self, service: str = "dynamodb", **config: Any) -> Any:
         return self.info.client(service, **config)

@@ -17,7 +17,7 @@ from ddbspec.aws.account import PROJECT_TAG, RUN_TAG, Clients, refused
 from ddbspec.config import Settings
 from ddbspec.engines.base import EngineInfo
 from ddbspec.errors import EngineError
-from ddbspec.workshop.tables import Waits, delete_table
+from ddbspec.workshop.tables import Waits, delete_named, delete_table
 
 GONE = ("ResourceNotFoundException", "NoSuchEntity")
 # Deleted in this order: a mapping before its function, a role's inline policies before it.
@@ -150,21 +150,6 @@ def delete(clients: Clients, found: list[Resource]) -> tuple[list[Resource], lis
     return deleted, failed
 
 
-def local_tables(info: EngineInfo, prefix: str, keep: str | None = None) -> list[str]:
-    """Delete the tables named ``prefix*`` (but not ``keep*``); returns their names.
-
-    Callers pass a prefix only the suite's own tables can have: this run's id, or the suite's
-    prefix in dynalite's store, which is the suite's own (and this run's alone: the guard's lock).
-    """
-    ddb = info.client()
-    names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
-    stale = [n for n in names if n.startswith(prefix) and not (keep and n.startswith(keep))]
-    waits = Waits(poll=info.poll, timeout=info.timeout)
-    for name in stale:  # each gone before the next: swept means no longer listed
-        delete_table(ddb, name, waits)
-    return stale
-
-
 def sweep_run(settings: Settings) -> dict[str, list[str]]:
     """Delete everything of this run still standing on any engine it used (a spec killed
     before its teardown, a shared table; on AWS also exercise 8's function, role and log
@@ -184,6 +169,6 @@ def sweep_run(settings: Settings) -> dict[str, list[str]]:
 def _sweep(info: EngineInfo, settings: Settings) -> list[str]:
     prefix = f"{settings.table_prefix}-{settings.run_id}-"
     if info.name != "aws":
-        return local_tables(info, prefix)
+        return delete_named(info.client(), prefix, info.waits)
     deleted, failed = delete(info.client, leftovers(info.client, prefix, settings.run_id))
     return [str(r) for r in deleted] + [f"NOT DELETED {why}" for why in failed]

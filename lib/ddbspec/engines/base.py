@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ddbspec.config import Settings
 from ddbspec.engines import clients, probes, processes
 from ddbspec.errors import EngineError
+from ddbspec.workshop.tables import Waits
 
 
 @dataclass
@@ -35,6 +36,11 @@ class EngineInfo:
     build: str = ""  # what the install is, where data outlives the run: what kept data needs
     unavailable: str | None = None  # specs on it skip, with this reason
     error: str | None = None  # it failed to start: specs on it fail, with this message
+
+    @property
+    def waits(self) -> Waits:
+        """How long this engine's tables may take to change (AWS: minutes)."""
+        return Waits(poll=self.poll, timeout=self.timeout)
 
     def client(self, service: str = "dynamodb", **config: Any) -> Any:
         return clients.client(self, service, **config)

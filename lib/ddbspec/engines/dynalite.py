@@ -12,11 +12,11 @@ from typing import Any
 
 from filelock import FileLock
 
-from ddbspec.aws.sweep import local_tables
 from ddbspec.config import Settings
 from ddbspec.engines import processes
 from ddbspec.engines.base import Engine, EngineInfo
 from ddbspec.errors import EngineError
+from ddbspec.workshop.tables import delete_named
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -50,7 +50,8 @@ class Dynalite(Engine):
         except processes.StoreBusy:
             return self._process(settings, command)  # another run holds the store: in memory
         info.persistent, info.build = True, self.build()
-        local_tables(info, f"{settings.table_prefix}-", keep=f"{settings.table_prefix}-cache-")
+        prefix = settings.table_prefix  # what killed runs left in the store, not its kept tables
+        delete_named(info.client(), f"{prefix}-", info.waits, keep=f"{prefix}-cache-")
         return info
 
     def build(self) -> str:

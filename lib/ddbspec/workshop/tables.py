@@ -280,3 +280,19 @@ def delete_table(client: Any, name: str, waits: Waits) -> None:
         wait_active(client, name, waits)
         client.delete_table(TableName=name)
     _poll(client, name, waits, lambda d: None if d is None else f"{d.get('TableStatus')}")
+
+
+def delete_named(client: Any, prefix: str, waits: Waits, keep: str | None = None) -> list[str]:
+    """Delete the tables named ``prefix*`` (but not ``keep*``); returns their names.
+
+    Callers pass a prefix only the suite's own tables can have: a run's id (``aws.sweep``),
+    or the suite's prefix in dynalite's store, which is the suite's own (and one run's alone:
+    the guard's lock).
+    """
+    names = [
+        n for page in client.get_paginator("list_tables").paginate() for n in page["TableNames"]
+    ]
+    stale = [n for n in names if n.startswith(prefix) and not (keep and n.startswith(keep))]
+    for name in stale:  # each gone before the next: swept means no longer listed
+        delete_table(client, name, waits)
+    return stale
