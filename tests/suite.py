@@ -53,7 +53,7 @@ NOTHING_LEFT = "ddbspec mock-aws: the run left nothing in the mocked account"
 
 
 def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
-    """``python -m ddbspec.aws.mock ARGS specs -q``: the --aws path against moto's in-process
+    """``ddbspec mock-aws ARGS specs -q``: the --aws path against moto's in-process
     mock (ARGS may start with the mock's faults); returns its exit status and output."""
     result = subprocess.run(
         [
