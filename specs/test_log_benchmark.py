@@ -3,8 +3,9 @@
 The loader against the engine's ceiling (``workshop.write_ceiling``: a raw BatchWriteItem loop at
 its best worker count) and against a loader written the way the workshop wrote it (boto3's
 resource, batch_writer, one thread per file); the parallel scan against the sequential one.
-The ratios go to the run's summary. Run with ``pytest -m benchmark -n 0``; ``--scale`` sets
-the table's size.
+Each ratio's sides are timed in alternating rounds (``ddbspec.bench.rounds``); the ratios go
+to the run's summary and to its saved JSON. Run with ``pytest -m benchmark -n 0``;
+``--scale`` sets the table's size.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 import boto3
 import pytest
 
+from ddbspec.bench import describe, rounds
 from ddbspec.workshop import loaders, scans, tables, tlog_scan, write_ceiling
 from ddbspec.workshop.datasets import (
     FileOrder,
@@ -24,10 +26,8 @@ from ddbspec.workshop.datasets import (
 )
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 3
+ROUNDS = 7
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
-rates: dict[str, float] = {}
-scan_seconds: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -75,50 +75,27 @@ def workshop_loader(target, table: str, files, scale: int) -> None:
         thread.join()
 
 
-def rate(benchmark, items: int) -> float:
-    return items / benchmark.stats.stats.median
-
-
-def test_raw_ceiling(benchmark, target, table, prebuilt, best_workers):
-    benchmark.extra_info["workers"] = best_workers
-    benchmark.pedantic(
-        write_ceiling.raw_batch_write,
-        rounds=ROUNDS,
-        args=(target.client(), table, prebuilt, best_workers),
-    )
-    rates["raw"] = rate(benchmark, sum(map(len, prebuilt)))
-
-
-def test_workshop_style_loader(benchmark, target, table, files, scale, prebuilt):
-    benchmark.pedantic(workshop_loader, args=(target, table, files, scale), rounds=ROUNDS)
-    rates["workshop"] = rate(benchmark, sum(map(len, prebuilt)))
-
-
-def test_log_loader(benchmark, target, table, files, scale, best_workers, figures):
+def test_log_loader(benchmark, target, table, files, scale, prebuilt, best_workers, figures):
     client = target.client()
+    items = sum(map(len, prebuilt))
 
-    def load() -> int:
-        items = log_table_items(files, scale, FileOrder.NATURAL)
-        return loaders.load(client, table, items, workers=best_workers, serialized=True)
+    def raw() -> None:
+        write_ceiling.raw_batch_write(client, table, prebuilt, best_workers)
 
-    written = benchmark.pedantic(load, rounds=ROUNDS)
-    rates["loader"] = rate(benchmark, written)
-    engine = target.info.name
-    if "raw" in rates:
-        figures.record(
-            f"log loader / raw BatchWriteItem on {engine} ({rates['loader']:.0f} vs "
-            f"{rates['raw']:.0f} items/s)",
-            round(rates["loader"] / rates["raw"], 2),
-            TARGET,
-            at_least=True,
-        )
-    if "workshop" in rates:
-        figures.record(
-            f"log loader / the workshop's loader ({rates['workshop']:.0f} items/s)",
-            round(rates["loader"] / rates["workshop"], 2),
-            1.0,
-            at_least=True,
-        )
+    def workshop() -> None:
+        workshop_loader(target, table, files, scale)
+
+    def loader() -> None:
+        rows = log_table_items(files, scale, FileOrder.NATURAL)
+        assert loaders.load(client, table, rows, workers=best_workers, serialized=True) == items
+
+    sides = {"raw": raw, "workshop": workshop, "loader": loader}
+    measured = rounds.alternate(benchmark, sides, ROUNDS)
+    describe.benchmark(benchmark, target, items=items, workers=best_workers, **measured.info())
+    to_raw = measured.speed("loader", over="raw", target=TARGET)
+    rounds.record(benchmark, figures, "log loader / raw BatchWriteItem", to_raw)
+    to_workshop = measured.speed("loader", over="workshop", target=1.0)
+    rounds.record(benchmark, figures, "log loader / the workshop's loader", to_workshop)
 
 
 @pytest.fixture(scope="module")
@@ -126,21 +103,23 @@ def shared(target, data_dir, scale, pytestconfig):
     return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
 
 
-def test_sequential_scan(benchmark, target, shared):
-    benchmark.pedantic(scans.sequential_scan, args=(target.client(), shared.name), rounds=ROUNDS)
-    scan_seconds["sequential"] = benchmark.stats.stats.median
-
-
 def test_parallel_scan(benchmark, target, shared, figures):
-    benchmark.pedantic(scans.parallel_scan, args=(target.client(), shared.name), rounds=ROUNDS)
-    scan_seconds["parallel"] = benchmark.stats.stats.median
-    if "sequential" in scan_seconds:
-        speedup = scan_seconds["sequential"] / scan_seconds["parallel"]
-        # No target: a single-threaded engine (dynalite is one node process) cannot scan
-        # segments at once, where DynamoDB serves each from its own partitions.
-        figures.record(
-            f"parallel scan ({scans.WORKSHOP_SEGMENTS} segments) speed-up over "
-            f"sequential on {target.info.name}",
-            round(speedup, 2),
-            None,
-        )
+    client = target.client()
+    sides = {
+        "sequential": lambda: scans.sequential_scan(client, shared.name),
+        "parallel": lambda: scans.parallel_scan(client, shared.name),
+    }
+    measured = rounds.alternate(benchmark, sides, ROUNDS)
+    describe.benchmark(
+        benchmark,
+        target,
+        items=shared.model.items,
+        segments=scans.WORKSHOP_SEGMENTS,
+        **measured.info(),
+    )
+    # No target: a single-threaded engine (dynalite is one node process) cannot scan
+    # segments at once, where DynamoDB serves each from its own partitions.
+    speedup = measured.speed("parallel", over="sequential")
+    rounds.record(
+        benchmark, figures, f"parallel scan ({scans.WORKSHOP_SEGMENTS} segments) speed-up", speedup
+    )
