@@ -3,14 +3,16 @@
 The loader against the engine's ceiling (``workshop.write_ceiling``: a raw BatchWriteItem loop at
 its best worker count) and against a loader written the way the workshop wrote it (boto3's
 resource, batch_writer, one thread per file); the parallel scan against the sequential one.
-Each ratio's sides are timed in alternating rounds (``ddbspec.bench.rounds``); the ratios go
-to the run's summary and to its saved JSON. Run with ``pytest -m benchmark -n 0``;
+Each ratio's sides take turns, part by part, in rounds (``ddbspec.bench.rounds``); the
+ratios go to the run's summary and to its saved JSON. Run with ``pytest -m benchmark -n 0``;
 ``--scale`` sets the table's size.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -19,8 +21,10 @@ from ddbspec.bench import describe, rounds
 from ddbspec.workshop import loaders, scans, tables, tlog_scan, write_ceiling
 from ddbspec.workshop.datasets import (
     FileOrder,
+    LogRow,
     log_item,
     log_table_items,
+    log_wire_item,
     read_log_rows,
     request_id,
 )
@@ -42,9 +46,30 @@ def table(target):
 
 
 @pytest.fixture(scope="module")
-def prebuilt(files, scale) -> list[list[dict]]:
-    items = log_table_items(files, scale, FileOrder.NATURAL)
-    return list(loaders.batches({"PutRequest": {"Item": i}} for i in items))
+def parts(files, scale) -> list[tuple[list[LogRow], ...]]:
+    """Each file's rows in parts, each part every copy of its rows: about PART_ITEMS items."""
+    rows = [list(read_log_rows(path)) for path in files]
+    count = rounds.parts_of(sum(map(len, rows)) * scale)
+    return list(zip(*(rounds.split(r, count) for r in rows), strict=True))
+
+
+def part_items(part: tuple[list[LogRow], ...], scale: int) -> Iterator[dict]:
+    """A part's items in wire format, worker by worker, row by row, copy by copy."""
+    for worker, rows in enumerate(part):
+        for row in rows:
+            for copy in range(scale):
+                yield log_wire_item(row, request_id(worker, copy, row.requestid))
+
+
+@pytest.fixture(scope="module")
+def prebuilt(files, scale, parts) -> list[list[list[dict]]]:
+    """Each part's BatchWriteItem batches, built before the clock starts; together, the
+    items datasets.log_table_items writes."""
+    built = [list(part_items(part, scale)) for part in parts]
+    table_items = log_table_items(files, scale, FileOrder.NATURAL)
+    by_id = {item["requestid"]["N"]: item for part in built for item in part}
+    assert by_id == {item["requestid"]["N"]: item for item in table_items}
+    return [list(loaders.batches({"PutRequest": {"Item": i}} for i in part)) for part in built]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +77,24 @@ def best_workers(target, table, prebuilt) -> int:
     return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
-def workshop_loader(target, table: str, files, scale: int) -> None:
+def workshop_loader(resource: Any, table: str, part: tuple[list[LogRow], ...], scale: int) -> None:
     """load_logfile_parallel.py's way: a thread per file, boto3's resource and batch_writer."""
+
+    def load_file(worker: int) -> None:
+        with resource.Table(table).batch_writer() as writer:
+            for row in part[worker]:
+                for copy in range(scale):
+                    writer.put_item(Item=log_item(row, request_id(worker, copy, row.requestid)))
+
+    threads = [threading.Thread(target=load_file, args=(w,)) for w in range(len(part))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_workers, figures):
+    client = target.client()
     resource = boto3.resource(
         "dynamodb",
         endpoint_url=target.info.endpoint_url,
@@ -62,35 +103,19 @@ def workshop_loader(target, table: str, files, scale: int) -> None:
         aws_secret_access_key="ddbspec",
     )
 
-    def load_file(worker: int) -> None:
-        with resource.Table(table).batch_writer() as writer:
-            for row in read_log_rows(files[worker]):
-                for copy in range(scale):
-                    writer.put_item(Item=log_item(row, request_id(worker, copy, row.requestid)))
+    def raw(part: int) -> None:
+        write_ceiling.raw_batch_write(client, table, prebuilt[part], best_workers)
 
-    threads = [threading.Thread(target=load_file, args=(w,)) for w in range(len(files))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def workshop(part: int) -> None:
+        workshop_loader(resource, table, parts[part], scale)
 
-
-def test_log_loader(benchmark, target, table, files, scale, prebuilt, best_workers, figures):
-    client = target.client()
-    items = sum(map(len, prebuilt))
-
-    def raw() -> None:
-        write_ceiling.raw_batch_write(client, table, prebuilt, best_workers)
-
-    def workshop() -> None:
-        workshop_loader(target, table, files, scale)
-
-    def loader() -> None:
-        rows = log_table_items(files, scale, FileOrder.NATURAL)
-        assert loaders.load(client, table, rows, workers=best_workers, serialized=True) == items
+    def loader(part: int) -> None:
+        items = part_items(parts[part], scale)
+        loaders.load(client, table, items, workers=best_workers, serialized=True)
 
     sides = {"raw": raw, "workshop": workshop, "loader": loader}
-    measured = rounds.alternate(benchmark, sides, ROUNDS)
+    measured = rounds.alternate(benchmark, sides, ROUNDS, parts=len(parts))
+    items = sum(len(batch) for part in prebuilt for batch in part)
     describe.benchmark(benchmark, target, items=items, workers=best_workers, **measured.info())
     to_raw = measured.speed("loader", over="raw", target=TARGET)
     rounds.record(benchmark, figures, "log loader / raw BatchWriteItem", to_raw)
@@ -106,8 +131,8 @@ def shared(target, data_dir, scale, pytestconfig):
 def test_parallel_scan(benchmark, target, shared, figures):
     client = target.client()
     sides = {
-        "sequential": lambda: scans.sequential_scan(client, shared.name),
-        "parallel": lambda: scans.parallel_scan(client, shared.name),
+        "sequential": lambda part: scans.sequential_scan(client, shared.name),
+        "parallel": lambda part: scans.parallel_scan(client, shared.name),
     }
     measured = rounds.alternate(benchmark, sides, ROUNDS)
     describe.benchmark(

@@ -1,22 +1,31 @@
 """Ratios that hold on a noisy machine: the sides of a ratio timed in alternating rounds.
 
-On a shared machine a burst of load lasts seconds. Timed one after the other, one side of a
-ratio takes the burst and the ratio moves. Timed in rounds (raw, loader, raw, loader...), each
-side doing seconds of work a round, a burst lands on both sides of a round or on one round
-only, and the median of the rounds' ratios leaves that round out. The spread (min-max) of
-the rounds' ratios is kept with the median, to say how far to trust it.
+On a shared machine the load changes from one second to the next. Timed one after the other,
+one side of a ratio takes a burst and the ratio moves. So each side's work is cut into parts
+of a fraction of a second, and the sides take turns part by part (raw, loader, raw,
+loader...): a burst lands on both. A round is seconds of each side's work; a burst that
+still lands on one side moves one round, and the median of the rounds' ratios leaves it out.
+The spread (min-max) of the rounds' ratios is kept with the median, to say how far to trust
+it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 MIN_SECONDS = 2.0  # the least work a side does in a round
+# A part's items: a fraction of a second of writes, so that the sides alternate faster than
+# the machine's load changes (measured here: whole sides of 2-5 s each varied 20-40% from one
+# to the next, uncorrelated, where parts of 500 items cancel most of it).
+PART_ITEMS = 500
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,8 @@ class Rounds:
     """Each side's seconds, round by round; every side does the same work in a round."""
 
     seconds: dict[str, list[float]] = field(default_factory=dict)
-    repeat: int = 1  # calls of each side's work in a round
+    parts: int = 1  # each side's work, in parts that alternate
+    repeat: int = 1  # passes over every part in a round
 
     def speed(self, side: str, over: str, target: float | None = None) -> Ratio:
         """``side``'s speed over ``over``'s, round by round (the same work: their seconds,
@@ -70,49 +80,65 @@ class Rounds:
         return Ratio(tuple(reference / seconds for reference, seconds in pairs), target)
 
     def info(self) -> dict[str, Any]:
-        """For a benchmark's extra_info: the rounds, the calls a round, each side's seconds."""
+        """For a benchmark's extra_info: the rounds, their parts and passes, each side's
+        seconds a round."""
         seconds = {side: [round(s, 4) for s in times] for side, times in self.seconds.items()}
         rounds = len(next(iter(self.seconds.values()), []))
-        return {"rounds": rounds, "repeat": self.repeat, "seconds": seconds}
+        return {"rounds": rounds, "parts": self.parts, "repeat": self.repeat, "seconds": seconds}
 
 
 def alternate(
     benchmark: Any,
-    sides: dict[str, Callable[[], object]],
+    sides: dict[str, Callable[[int], object]],
     rounds: int,
+    parts: int = 1,
     min_seconds: float = MIN_SECONDS,
 ) -> Rounds:
-    """Times ``sides`` in turn, in their order, round after round. The last side is the one
-    pytest-benchmark times (its seconds are the saved benchmark's); the others run in its
-    setup, timed here. Each side's work is called as often as makes the quickest side's
-    round last ``min_seconds`` (one warm-up call of each side decides)."""
-    repeat = calls_for(sides, min_seconds)
-    measured = Rounds({side: [] for side in sides}, repeat)
-    *references, last = sides
+    """Times ``sides`` in turn, part by part (``side(part)`` does part ``part`` of
+    ``parts``), round after round; pytest-benchmark times each round. A round passes over
+    every part as often as makes the quickest side's share of it last ``min_seconds`` (one
+    warm-up pass decides)."""
+    passes = calls_for(sides, parts, min_seconds)
+    measured = Rounds({side: [] for side in sides}, parts, passes)
 
-    def timed(side: str) -> None:
-        start = time.perf_counter()
-        for _ in range(repeat):
-            sides[side]()
-        measured.seconds[side].append(time.perf_counter() - start)
+    def one_round() -> None:
+        seconds = dict.fromkeys(sides, 0.0)
+        for _ in range(passes):
+            for part in range(parts):
+                for side, work in sides.items():
+                    start = time.perf_counter()
+                    work(part)
+                    seconds[side] += time.perf_counter() - start
+        for side, spent in seconds.items():
+            measured.seconds[side].append(spent)
 
-    def references_round() -> None:
-        for side in references:
-            timed(side)
-
-    benchmark.pedantic(timed, args=(last,), setup=references_round, rounds=rounds)
+    benchmark.pedantic(one_round, rounds=rounds)
     return measured
 
 
-def calls_for(sides: dict[str, Callable[[], object]], min_seconds: float) -> int:
-    """How many calls of each side's work make the quickest side last ``min_seconds``; the
-    calls that decide it are the sides' warm-up."""
-    quickest = math.inf
-    for work in sides.values():
-        start = time.perf_counter()
-        work()
-        quickest = min(quickest, time.perf_counter() - start)
-    return max(1, math.ceil(min_seconds / max(quickest, 1e-9)))
+def calls_for(sides: dict[str, Callable[[int], object]], parts: int, min_seconds: float) -> int:
+    """How many passes over the parts make the quickest side last ``min_seconds``; the pass
+    that decides it is the sides' warm-up."""
+    spent = dict.fromkeys(sides, 0.0)
+    for part in range(parts):
+        for side, work in sides.items():
+            start = time.perf_counter()
+            work(part)
+            spent[side] += time.perf_counter() - start
+    quickest = max(min(spent.values()), 1e-9)
+    return max(1, math.ceil(min_seconds / quickest))
+
+
+def split(items: Sequence[T], count: int) -> list[Sequence[T]]:
+    """``items`` in ``count`` consecutive parts (at least one), their sizes a row apart."""
+    count = max(1, min(count, len(items)))
+    bounds = [len(items) * i // count for i in range(count + 1)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def parts_of(items: int) -> int:
+    """How many parts make parts of about PART_ITEMS out of ``items`` items."""
+    return max(1, round(items / PART_ITEMS))
 
 
 def record(benchmark: Any, figures: Any, name: str, ratio: Ratio) -> None:
