@@ -35,17 +35,20 @@ from ddbspec.workshop import datasets, loaders, pacing, tables
 
 pytestmark = pytest.mark.benchmark
 CAPACITY = 100
-ROUNDS = 5  # each on a fresh table: no credit
+ROUNDS = 7  # each on a fresh table: no credit
+# ddbspec.loaders.load backs off with random jitter, which alone moves a round's share by up
+# to 0.25 (measured: sd 0.14 a round); its median holds within about 0.05 over 21 rounds.
+JITTERED, JITTERED_ROUNDS = "ddbspec.loaders.load: 4 workers, jitter", 21
 TARGET = 0.9  # issue: the capacity-aware loader sustains 90% of the provisioned WCU
 INDEX = tables.Index(
     "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "KEYS_ONLY", CAPACITY, CAPACITY
 )
 TABLE = tables.TableDef("bench", ("requestid", "N"), None, (INDEX,), CAPACITY, CAPACITY)
 SMALL_INDEX = dataclasses.replace(TABLE, indexes=(dataclasses.replace(INDEX, write=25),))
-# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~4 s of it)
+# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~3 s of it)
 SCENARIOS = {
-    "100 WCU": (TABLE, None, CAPACITY, 400),
-    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 100),
+    "100 WCU": (TABLE, None, CAPACITY, 300),
+    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 75),
 }
 
 
@@ -73,7 +76,7 @@ def wire(rows: list) -> Iterator[dict[str, Any]]:
 LOADERS: dict[str, Callable[..., int]] = {
     "workshop: PutItem, legacy retries": workshop_puts,
     "workshop: batches of 25, legacy retries": workshop_batches,
-    "ddbspec.loaders.load: 4 workers, jitter": project_loader,
+    JITTERED: project_loader,
     "ddbspec.pacing.load_paced": paced,
 }
 
@@ -101,7 +104,7 @@ def test_loader_on_a_throttling_table(
     rows = log_rows[:count]
     info = dataclasses.replace(target.info, endpoint_url=gateway.url)
     client = info.client(retries={"mode": "standard", "total_max_attempts": 1})
-    if loader == "ddbspec.loaders.load: 4 workers, jitter":
+    if loader == JITTERED:
         client = info.client()  # it relies on the SDK's retries too, as shipped
     done: list[Round] = []
 
@@ -122,7 +125,8 @@ def test_loader_on_a_throttling_table(
     def drop(name: str) -> None:
         tables.delete_table(client, name, target.waits)
 
-    benchmark.pedantic(run, setup=fresh_table, teardown=drop, rounds=ROUNDS)
+    times = JITTERED_ROUNDS if loader == JITTERED else ROUNDS
+    benchmark.pedantic(run, setup=fresh_table, teardown=drop, rounds=times)
     measured = [r.measured(gateway.metrics, meter, capacity) for r in done]
     paced = loader == "ddbspec.pacing.load_paced"
     ratio = rounds.Ratio(tuple(m["ratio"] for m in measured), TARGET if paced else None)

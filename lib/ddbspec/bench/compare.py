@@ -89,7 +89,8 @@ def compare(compared: list[Run], chart_path: Path, gate: bool) -> int:
 
     runs.comparable(compared)
     baseline = compared[0]
-    print(f"{len(compared)} runs at scale {baseline.scale}; baseline {baseline.number}")
+    plural = "s" if len(compared) > 1 else ""
+    print(f"{len(compared)} run{plural} at scale {baseline.scale}; baseline {baseline.number}")
     for run in compared:
         print(f"  {run.header}")
     print()

@@ -30,12 +30,17 @@ class Run:
     scale: int
     ratios: dict[str, Ratio]
     engines: dict[str, str]  # ratio -> the engine that served its benchmark ('dynalite 4.0.0')
+    workers: dict[str, int]  # benchmark -> the worker count it measured with
 
     @property
     def header(self) -> str:
         """'0003  2026-12-01 20:40  dd437c2+  dynalite 4.0.0'"""
         served = ", ".join(sorted(set(self.engines.values()))) or "no ratios saved"
-        return f"{self.number}  {self.saved[:16].replace('T', ' ')}  {self.commit}  {served}"
+        workers = ", ".join(f"{name} {count}" for name, count in self.workers.items())
+        when = self.saved[:16].replace("T", " ")
+        return f"{self.number}  {when}  {self.commit}  {served}" + (
+            f"; workers: {workers}" if workers else ""
+        )
 
     @classmethod
     def read(cls, path: Path) -> Run:
@@ -51,9 +56,11 @@ class Run:
                 f"of format {describe.FORMAT}: saved by another suite or an older ddbspec); "
                 f"save a run again with {SAVE}"
             )
-        ratios, engines = {}, {}
+        ratios, engines, workers = {}, {}, {}
         for bench in saved.get("benchmarks", []):
             extra = bench.get("extra_info", {})
+            if "workers" in extra:
+                workers[bench.get("name", "?").removeprefix("test_")] = extra["workers"]
             for name, raw in extra.get("ratios", {}).items():
                 ratios[name] = Ratio.from_json(raw)
                 engines[name] = extra.get("engine", "?")
@@ -66,6 +73,7 @@ class Run:
             scale=ours["scale"],
             ratios=ratios,
             engines=engines,
+            workers=workers,
         )
 
 
