@@ -108,9 +108,9 @@ def test_the_gate_fails_a_ratio_the_run_lost(tmp_path, capsys):
 
 def test_a_move_within_the_rounds_resolution_is_not_a_move():
     tight = Ratio((1.000, 1.004, 1.008))
-    assert compare.moved(tight, Ratio(tuple(r - 0.02 for r in tight.rounds))) == 0
-    assert compare.moved(tight, Ratio(tuple(r * 0.9 for r in tight.rounds))) == -1
-    assert compare.moved(tight, Ratio(tuple(r * 1.1 for r in tight.rounds))) == 1
+    assert Ratio(tuple(r - 0.02 for r in tight.rounds)).moved_from(tight) == 0
+    assert Ratio(tuple(r * 0.9 for r in tight.rounds)).moved_from(tight) == -1
+    assert Ratio(tuple(r * 1.1 for r in tight.rounds)).moved_from(tight) == 1
 
 
 def test_runs_at_different_scales_are_refused_with_the_reason(tmp_path, capsys):

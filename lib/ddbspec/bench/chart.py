@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ddbspec.bench.compare import moved, under_target
 from ddbspec.bench.runs import Run
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def ratio_over_runs(panel: Axes, runs: list[Run], name: str) -> None:
         ratio = run.ratios.get(name)
         if ratio is None:
             continue
-        off = (baseline is not None and moved(baseline, ratio) < 0) or under_target(ratio)
+        off = (baseline is not None and ratio.moved_from(baseline) < 0) or ratio.under_target
         panel.errorbar(
             [x],
             [ratio.median],

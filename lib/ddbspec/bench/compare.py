@@ -3,10 +3,9 @@
 pytest-benchmark compares seconds, which on a shared machine say more about the machine's
 load than about the code. The ratios do not: each is measured in alternating rounds on one
 engine (``ddbspec.bench.rounds``). A ratio has moved when it moved beyond the runs' own
-spread: every round of one run is below (or above) every round of the other, and the median
-moved by at least ``MIN_CHANGE``. With seven rounds a side, that is as good as never noise.
-The gate (``--gate``) fails a run whose ratio is under its target or dropped so from the
-baseline (the first run named), and never on seconds.
+spread (``Ratio.moved_from``); noise alone does that once in 3,432 comparisons of seven
+rounds against seven. The gate (``--gate``) fails a run whose ratio is under its target or
+dropped so from the baseline (the first run named), and never on seconds.
 """
 
 from __future__ import annotations
@@ -15,31 +14,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ddbspec.bench import runs
+from ddbspec.bench import chart, runs
 from ddbspec.bench.rounds import Ratio
 from ddbspec.bench.runs import Run
 from ddbspec.errors import SavedRunError
 
-MIN_CHANGE = 0.05  # of the baseline's median: a smaller move is below what the rounds resolve
 MARKS = {-1: "v", 1: "^", 0: " "}
 LEGEND = (
     "median of the rounds (their min-max); v dropped beyond the runs' spread from the "
     "baseline, ^ rose beyond it, ! under its target"
 )
-
-
-def moved(baseline: Ratio, ratio: Ratio) -> int:
-    """-1 if ``ratio`` dropped beyond the two runs' spread from ``baseline``, 1 if it rose
-    beyond it, else 0."""
-    if abs(ratio.median - baseline.median) < MIN_CHANGE * baseline.median:
-        return 0
-    if ratio.high < baseline.low:
-        return -1
-    return 1 if ratio.low > baseline.high else 0
-
-
-def under_target(ratio: Ratio) -> bool:
-    return ratio.target is not None and ratio.median < ratio.target
 
 
 def failures(baseline: Run, run: Run) -> list[str]:
@@ -50,13 +34,13 @@ def failures(baseline: Run, run: Run) -> list[str]:
         ratio = run.ratios.get(name)
         if ratio is None:
             found.append(f"run {run.number} has no {name!r} (run {baseline.number} has)")
-        elif moved(before, ratio) < 0:
+        elif ratio.moved_from(before) < 0:
             found.append(
                 f"run {run.number}: {name} dropped to {ratio} from {before} in run "
                 f"{baseline.number}, beyond both runs' spread"
             )
     for name, ratio in run.ratios.items():
-        if under_target(ratio):
+        if ratio.under_target:
             found.append(f"run {run.number}: {name} {ratio} is under its target {ratio.target}")
     return found
 
@@ -79,14 +63,12 @@ def cell(baseline: Ratio | None, ratio: Ratio | None) -> str:
     """'0.95 (0.91-0.98) v!' in a column 20 wide."""
     if ratio is None:
         return f"{'-':<20}"
-    mark = MARKS[moved(baseline, ratio)] if baseline is not None else " "
-    return f"{ratio!s} {mark}{'!' if under_target(ratio) else ' '}".ljust(20)
+    mark = MARKS[ratio.moved_from(baseline)] if baseline is not None else " "
+    return f"{ratio!s} {mark}{'!' if ratio.under_target else ' '}".ljust(20)
 
 
 def compare(compared: list[Run], chart_path: Path, gate: bool) -> int:
     """Prints the comparison, draws the chart; with ``gate``, 1 if a later run fails it."""
-    from ddbspec.bench import chart
-
     runs.comparable(compared)
     baseline = compared[0]
     plural = "s" if len(compared) > 1 else ""

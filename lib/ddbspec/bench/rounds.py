@@ -25,6 +25,7 @@ MIN_SECONDS = 2.0  # the least work a side does in a round
 # to the next, uncorrelated, where parts of 500 items cancel most of it).
 PART_ITEMS = 500
 
+MIN_CHANGE = 0.05  # of a median: a smaller move is below what the rounds resolve
 T = TypeVar("T")
 
 
@@ -46,6 +47,20 @@ class Ratio:
     @property
     def high(self) -> float:
         return max(self.rounds)
+
+    @property
+    def under_target(self) -> bool:
+        return self.target is not None and self.median < self.target
+
+    def moved_from(self, baseline: Ratio) -> int:
+        """-1 if this ratio dropped beyond both runs' spread from ``baseline``, 1 if it rose
+        beyond it, else 0: beyond means every round of one run is below every round of the
+        other, and the median moved by at least MIN_CHANGE."""
+        if abs(self.median - baseline.median) < MIN_CHANGE * baseline.median:
+            return 0
+        if self.high < baseline.low:
+            return -1
+        return 1 if self.low > baseline.high else 0
 
     def __str__(self) -> str:
         """'0.95 (0.91-0.98)': the median and the rounds' spread."""
