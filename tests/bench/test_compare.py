@@ -116,9 +116,11 @@ def test_a_move_within_the_rounds_resolution_is_not_a_move():
 def test_runs_at_different_scales_are_refused_with_the_reason(tmp_path, capsys):
     save(tmp_path, 1, BASELINE, scale=4)
     save(tmp_path, 2, BASELINE, scale=8)
-    assert run_compare(tmp_path, "1", "2") == 2
+    save(tmp_path, 3, BASELINE, scale=4)
+    assert run_compare(tmp_path) == 2
     err = capsys.readouterr().err
     assert "runs 0001 and 0002 were measured at different scales (4 and 8)" in err
+    assert "(at scale 4: 0001, 0003; at scale 8: 0002)" in err
     assert not (tmp_path / "ratios.png").exists()
 
 

@@ -129,7 +129,7 @@ def comparable(runs: list[Run]) -> None:
             raise SavedRunError(
                 f"runs {first.number} and {run.number} were measured at different scales "
                 f"({first.scale} and {run.scale}): their tables differ in size, so their ratios "
-                "do not compare; compare runs of one scale"
+                f"do not compare; compare runs of one scale ({by_scale(runs)})"
             )
         for name in first.ratios.keys() & run.ratios.keys():
             ours, theirs = first.engines[name], run.engines[name]
@@ -139,3 +139,12 @@ def comparable(runs: list[Run]) -> None:
                     f"engines ({ours} and {theirs}), so their ratios do not compare; compare "
                     "runs of one engine"
                 )
+
+
+def by_scale(runs: list[Run]) -> str:
+    """'at scale 4: 0001, 0002; at scale 8: 0003'"""
+    scales = sorted({run.scale for run in runs})
+    return "; ".join(
+        f"at scale {scale}: " + ", ".join(r.number for r in runs if r.scale == scale)
+        for scale in scales
+    )
