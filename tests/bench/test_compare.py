@@ -141,6 +141,23 @@ def test_a_run_saved_without_its_description_is_refused_saying_what_to_do(tmp_pa
     assert str(path) in str(refused.value) and runs.SAVE in str(refused.value)
 
 
+def test_a_malformed_ratio_is_refused_naming_its_file_and_benchmark(tmp_path):
+    path = save(tmp_path, 1, BASELINE)
+    saved = json.loads(path.read_text())
+    del saved["benchmarks"][0]["extra_info"]["ratios"][LOADER]["rounds"]
+    path.write_text(json.dumps(saved))
+    with pytest.raises(SavedRunError, match=f"{path}: the ratio '{LOADER}' of test_0 is not"):
+        runs.find(tmp_path, [])
+
+
+def test_the_gate_refuses_a_baseline_without_ratios(tmp_path, capsys):
+    save(tmp_path, 1, {})
+    save(tmp_path, 2, BASELINE)
+    assert run_compare(tmp_path, "--gate") == 2
+    assert "the baseline, run 0001" in (err := capsys.readouterr().err)
+    assert "saved no ratios" in err
+
+
 @pytest.mark.parametrize(
     ("names", "message"),
     [

@@ -71,6 +71,13 @@ def compare(compared: list[Run], chart_path: Path, gate: bool) -> int:
     """Prints the comparison, draws the chart; with ``gate``, 1 if a later run fails it."""
     runs.comparable(compared)
     baseline = compared[0]
+    if gate and len(compared) < 2:
+        raise SavedRunError("--gate needs a baseline and a run to hold against it: name two runs")
+    if gate and not baseline.ratios:
+        raise SavedRunError(
+            f"the baseline, run {baseline.number} ({baseline.path}), saved no ratios (were its "
+            "benchmarks deselected?): there is nothing to gate against"
+        )
     plural = "s" if len(compared) > 1 else ""
     print(f"{len(compared)} run{plural} at scale {baseline.scale}; baseline {baseline.number}")
     for run in compared:
@@ -81,8 +88,6 @@ def compare(compared: list[Run], chart_path: Path, gate: bool) -> int:
     print(f"chart: {chart.draw(compared, chart_path)}")
     if not gate:
         return 0
-    if len(compared) < 2:
-        raise SavedRunError("--gate needs a baseline and a run to hold against it: name two runs")
     failed = [problem for run in compared[1:] for problem in failures(baseline, run)]
     if failed:
         print("gate: FAILED\n  " + "\n  ".join(failed))

@@ -77,7 +77,10 @@ class Ratio:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Ratio:
-        return cls(tuple(raw["rounds"]), raw.get("target"))
+        rounds = tuple(float(r) for r in raw["rounds"])
+        if not rounds:
+            raise ValueError("no rounds")
+        return cls(rounds, raw.get("target"))
 
 
 @dataclass

@@ -62,7 +62,14 @@ class Run:
             if "workers" in extra:
                 workers[bench.get("name", "?").removeprefix("test_")] = extra["workers"]
             for name, raw in extra.get("ratios", {}).items():
-                ratios[name] = Ratio.from_json(raw)
+                try:
+                    ratios[name] = Ratio.from_json(raw)
+                except (KeyError, TypeError, ValueError) as error:
+                    raise SavedRunError(
+                        f"{path}: the ratio {name!r} of {bench.get('name')} is not a ratio as "
+                        f"ddbspec saves one ({type(error).__name__}: {error}); save the run "
+                        f"again with {SAVE}"
+                    ) from None
                 engines[name] = extra.get("engine", "?")
         commit = saved.get("commit_info", {})
         return cls(
