@@ -92,9 +92,10 @@ def compare(compared: list[Run], chart_path: Path, gate: bool) -> int:
     if failed:
         print("gate: FAILED\n  " + "\n  ".join(failed))
         return 1
+    held = compared[1:]
     print(
-        f"gate: passed (runs {', '.join(r.number for r in compared[1:])} against "
-        f"{baseline.number}: every ratio at its target, none dropped beyond its spread)"
+        f"gate: passed (run{'s' if len(held) > 1 else ''} {', '.join(r.number for r in held)} "
+        f"against {baseline.number}: every ratio at its target, none dropped beyond its spread)"
     )
     return 0
 
