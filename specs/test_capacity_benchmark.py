@@ -9,8 +9,10 @@ each loader: the write units it achieved a second over what the limiting meter i
 provisioned for, how many writes were throttled, and whether a throttling error reached its
 caller. The capacity-aware loader must reach 90% with no error reaching its caller.
 
-Run with ``pytest specs -m benchmark -k capacity -n 0``. One round per loader (each
-needs a table of its own, with no credit): the ratios, not the timings, are the result.
+Run with ``pytest specs -m benchmark -k capacity -n 0``. Each round loads a table of its own
+(a fresh table has no credit); a ratio is the median of the rounds', with their spread. The
+ratios, not the timings, are the result; only the capacity-aware loader's has a target, the
+others are what it is held against.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from ddbspec.bench import describe, rounds
 from ddbspec.capacity.gateway import Gateway
 from ddbspec.capacity.metrics import CONSUMED, THROTTLE_EVENTS, THROTTLED_REQUESTS
 from ddbspec.capacity.model import real_clock
@@ -32,16 +35,20 @@ from ddbspec.workshop import datasets, loaders, pacing, tables
 
 pytestmark = pytest.mark.benchmark
 CAPACITY = 100
+ROUNDS = 7  # each on a fresh table: no credit
+# ddbspec.loaders.load backs off with random jitter, which alone moves a round's share by up
+# to 0.25 (measured: sd 0.14 a round); its median holds within about 0.05 over 21 rounds.
+JITTERED, JITTERED_ROUNDS = "ddbspec.loaders.load: 4 workers, jitter", 21
 TARGET = 0.9  # issue: the capacity-aware loader sustains 90% of the provisioned WCU
 INDEX = tables.Index(
     "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "KEYS_ONLY", CAPACITY, CAPACITY
 )
 TABLE = tables.TableDef("bench", ("requestid", "N"), None, (INDEX,), CAPACITY, CAPACITY)
 SMALL_INDEX = dataclasses.replace(TABLE, indexes=(dataclasses.replace(INDEX, write=25),))
-# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~4 s of it)
+# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~3 s of it)
 SCENARIOS = {
-    "100 WCU": (TABLE, None, CAPACITY, 400),
-    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 100),
+    "100 WCU": (TABLE, None, CAPACITY, 300),
+    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 75),
 }
 
 
@@ -69,7 +76,7 @@ def wire(rows: list) -> Iterator[dict[str, Any]]:
 LOADERS: dict[str, Callable[..., int]] = {
     "workshop: PutItem, legacy retries": workshop_puts,
     "workshop: batches of 25, legacy retries": workshop_batches,
-    "ddbspec.loaders.load: 4 workers, jitter": project_loader,
+    JITTERED: project_loader,
     "ddbspec.pacing.load_paced": paced,
 }
 
@@ -97,51 +104,75 @@ def test_loader_on_a_throttling_table(
     rows = log_rows[:count]
     info = dataclasses.replace(target.info, endpoint_url=gateway.url)
     client = info.client(retries={"mode": "standard", "total_max_attempts": 1})
-    if loader == "ddbspec.loaders.load: 4 workers, jitter":
+    if loader == JITTERED:
         client = info.client()  # it relies on the SDK's retries too, as shipped
-    results: dict[str, Any] = {}
+    done: list[Round] = []
 
     def fresh_table() -> tuple[tuple, dict]:
         name = target.table_name(f"bench-{time.monotonic_ns()}")
-        request = tables.create_table_request(definition, name)
-        client.create_table(**request)
+        client.create_table(**tables.create_table_request(definition, name))
         tables.wait_active(client, name, target.waits)
-        results["table"] = name
         return (name,), {}
 
     def run(name: str) -> None:
-        start = gateway.clock.now()
+        start, written, error = gateway.clock.now(), 0, None
         try:
-            results["written"] = LOADERS[loader](client, name, rows, gateway.clock)
+            written = LOADERS[loader](client, name, rows, gateway.clock)
         except (ClientError, LoadError) as problem:
-            results["error"] = problem
-        results["window"] = (start, gateway.clock.now())
+            error = problem
+        done.append(Round(name, start, gateway.clock.now(), written, error))
 
-    try:
-        benchmark.pedantic(run, setup=fresh_table, rounds=1, iterations=1)
-    finally:
-        tables.delete_table(client, results["table"], target.waits)
-    name, (start, end) = results["table"], results["window"]
-    metrics = gateway.metrics
-    units = metrics.total(CONSUMED["write"], name, meter, start=start, end=end + 1)
-    ratio = units / (end - start) / capacity
-    throttled = sum(
-        metrics.total(THROTTLE_EVENTS["write"], name, index, start=start, end=end + 1)
-        for index in (None, INDEX.name)
-    )
-    requests = metrics.total(THROTTLED_REQUESTS, name, start=start, end=end + 1)
-    error = results.get("error")
-    benchmark.extra_info.update(
-        achieved_over_provisioned=round(ratio, 3),
+    def drop(name: str) -> None:
+        tables.delete_table(client, name, target.waits)
+
+    times = JITTERED_ROUNDS if loader == JITTERED else ROUNDS
+    benchmark.pedantic(run, setup=fresh_table, teardown=drop, rounds=times)
+    measured = [r.measured(gateway.metrics, meter, capacity) for r in done]
+    paced = loader == "ddbspec.pacing.load_paced"
+    ratio = rounds.Ratio(tuple(m["ratio"] for m in measured), TARGET if paced else None)
+    throttled = sum(m["throttle_events"] for m in measured)
+    errors = [str(r.error) for r in done if r.error]
+    describe.benchmark(
+        benchmark,
+        target,
+        items=count,
+        provisioned_wcu=capacity,
+        rounds=len(done),
         throttle_events=throttled,
-        throttled_requests=requests,
-        error_to_caller=str(error) if error else None,
+        throttled_requests=sum(m["throttled_requests"] for m in measured),
+        errors_to_caller=errors,
     )
     label = f"{scenario}, {loader}"
-    figures.record(f"{label}: achieved / provisioned WCU", round(ratio, 2), TARGET, at_least=True)
-    figures.record(f"{label}: writes throttled", int(throttled), 0)
-    figures.record(f"{label}: errors reaching the caller", int(error is not None), 0)
-    if loader == "ddbspec.pacing.load_paced":
-        assert error is None, f"a throttling error reached the caller: {error}"
-        assert results["written"] == count
-        assert ratio >= TARGET
+    rounds.record(benchmark, figures, f"{label}: achieved / provisioned WCU", ratio)
+    figures.record(f"{label}: writes throttled ({len(done)} rounds)", int(throttled), 0)
+    figures.record(f"{label}: errors reaching the caller", len(errors), 0)
+    if paced:
+        assert not errors, f"a throttling error reached the caller: {errors[0]}"
+        assert [r.written for r in done] == [count] * len(done)
+        assert ratio.median >= TARGET
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """One loader's load into a fresh table: the table, the clock's window, what came of it."""
+
+    table: str
+    start: float
+    end: float
+    written: int
+    error: Exception | None
+
+    def measured(self, metrics: Any, meter: str | None, capacity: int) -> dict[str, float]:
+        """The write units a second it achieved over the limiting meter's provisioned WCU,
+        and its throttles, from the gateway's metrics for this round's window."""
+        window = {"start": self.start, "end": self.end + 1}
+        units = metrics.total(CONSUMED["write"], self.table, meter, **window)
+        events = sum(
+            metrics.total(THROTTLE_EVENTS["write"], self.table, index, **window)
+            for index in (None, INDEX.name)
+        )
+        return {
+            "ratio": units / (self.end - self.start) / capacity,
+            "throttle_events": events,
+            "throttled_requests": metrics.total(THROTTLED_REQUESTS, self.table, **window),
+        }

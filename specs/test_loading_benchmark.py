@@ -3,19 +3,21 @@
 The ceiling is a raw BatchWriteItem loop: the low-level client, requests serialized before
 the clock starts, the best worker count found on the same engine in the same run. The
 loader, timed from CSV rows to written items, should reach 90% of it: the engine, not the
-loader, is the bottleneck. Run with ``pytest -m benchmark -n 0``.
+loader, is the bottleneck. The two take turns part by part, in rounds
+(``ddbspec.bench.rounds``): the ratio is the median of the rounds', with their spread. Run
+with ``pytest -m benchmark -n 0``.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from ddbspec.bench import describe, rounds
 from ddbspec.workshop import datasets, loaders, tables, write_ceiling
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 5
+ROUNDS = 7
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
-rates: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +27,16 @@ def table(target):
 
 
 @pytest.fixture(scope="module")
-def prebuilt(employees):
-    items = (item for e in employees for item in datasets.employee_items(e))
-    return list(loaders.batches(loaders.put_requests(items)))
+def parts(employees, model) -> list:
+    """The employees in parts of about PART_ITEMS items."""
+    return rounds.split(employees, rounds.parts_of(model.items))
+
+
+@pytest.fixture(scope="module")
+def prebuilt(parts) -> list[list[list[dict]]]:
+    """Each part's items as BatchWriteItem batches, serialized before the clock starts."""
+    items = ((i for e in part for i in datasets.employee_items(e)) for part in parts)
+    return [list(loaders.batches(loaders.put_requests(part))) for part in items]
 
 
 @pytest.fixture(scope="module")
@@ -35,40 +44,20 @@ def best_workers(target, table, prebuilt) -> int:
     return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
-def items_per_second(benchmark, items: int) -> float:
-    return items / benchmark.stats.stats.median
-
-
-def test_raw_batch_write_loop(benchmark, target, table, prebuilt, best_workers, model):
+def test_employee_loader(benchmark, target, table, parts, prebuilt, best_workers, model, figures):
     client = target.client()
-    benchmark.extra_info["workers"] = best_workers
-    benchmark.pedantic(
-        write_ceiling.raw_batch_write,
-        args=(client, table, prebuilt, best_workers),
-        rounds=ROUNDS,
-        warmup_rounds=1,
+
+    def raw(part: int) -> None:
+        write_ceiling.raw_batch_write(client, table, prebuilt[part], best_workers)
+
+    def loader(part: int) -> None:
+        items = (item for e in parts[part] for item in datasets.employee_items(e))
+        loaders.load(client, table, items, workers=best_workers)
+
+    sides = {"raw": raw, "loader": loader}
+    measured = rounds.alternate(benchmark, sides, ROUNDS, parts=len(parts))
+    describe.benchmark(
+        benchmark, target, items=model.items, workers=best_workers, **measured.info()
     )
-    rates["raw"] = items_per_second(benchmark, model.items)
-
-
-def test_employee_loader(benchmark, target, table, employees, best_workers, model, figures):
-    client = target.client()
-
-    def load() -> int:
-        items = (item for e in employees for item in datasets.employee_items(e))
-        return loaders.load(client, table, items, workers=best_workers)
-
-    written = benchmark.pedantic(load, rounds=ROUNDS, warmup_rounds=1)
-    assert written == model.items
-    rates["loader"] = items_per_second(benchmark, model.items)
-    benchmark.extra_info["workers"] = best_workers
-    if "raw" in rates:
-        ratio = rates["loader"] / rates["raw"]
-        benchmark.extra_info["ratio_to_raw"] = round(ratio, 3)
-        figures.record(
-            f"employee loader / raw BatchWriteItem on {target.info.name} "
-            f"({rates['loader']:.0f} vs {rates['raw']:.0f} items/s)",
-            round(ratio, 2),
-            TARGET,
-            at_least=True,
-        )
+    ratio = measured.speed("loader", over="raw", target=TARGET)
+    rounds.record(benchmark, figures, "employee loader / raw BatchWriteItem", ratio)

@@ -3,31 +3,35 @@
 The loader against the engine's ceiling (``workshop.write_ceiling``: a raw BatchWriteItem loop at
 its best worker count) and against a loader written the way the workshop wrote it (boto3's
 resource, batch_writer, one thread per file); the parallel scan against the sequential one.
-The ratios go to the run's summary. Run with ``pytest -m benchmark -n 0``; ``--scale`` sets
-the table's size.
+Each ratio's sides take turns, part by part, in rounds (``ddbspec.bench.rounds``); the
+ratios go to the run's summary and to its saved JSON. Run with ``pytest -m benchmark -n 0``;
+``--scale`` sets the table's size.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 
+from ddbspec.bench import describe, rounds
 from ddbspec.workshop import loaders, scans, tables, tlog_scan, write_ceiling
 from ddbspec.workshop.datasets import (
     FileOrder,
+    LogRow,
     log_item,
     log_table_items,
+    log_wire_item,
     read_log_rows,
     request_id,
 )
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 3
+ROUNDS = 7
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
-rates: dict[str, float] = {}
-scan_seconds: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +46,30 @@ def table(target):
 
 
 @pytest.fixture(scope="module")
-def prebuilt(files, scale) -> list[list[dict]]:
-    items = log_table_items(files, scale, FileOrder.NATURAL)
-    return list(loaders.batches({"PutRequest": {"Item": i}} for i in items))
+def parts(files, scale) -> list[tuple[list[LogRow], ...]]:
+    """Each file's rows in parts, each part every copy of its rows: about PART_ITEMS items."""
+    rows = [list(read_log_rows(path)) for path in files]
+    count = rounds.parts_of(sum(map(len, rows)) * scale)
+    return list(zip(*(rounds.split(r, count) for r in rows), strict=True))
+
+
+def part_items(part: tuple[list[LogRow], ...], scale: int) -> Iterator[dict]:
+    """A part's items in wire format, worker by worker, row by row, copy by copy."""
+    for worker, rows in enumerate(part):
+        for row in rows:
+            for copy in range(scale):
+                yield log_wire_item(row, request_id(worker, copy, row.requestid))
+
+
+@pytest.fixture(scope="module")
+def prebuilt(files, scale, parts) -> list[list[list[dict]]]:
+    """Each part's BatchWriteItem batches, built before the clock starts; together, the
+    items datasets.log_table_items writes."""
+    built = [list(part_items(part, scale)) for part in parts]
+    table_items = log_table_items(files, scale, FileOrder.NATURAL)
+    by_id = {item["requestid"]["N"]: item for part in built for item in part}
+    assert by_id == {item["requestid"]["N"]: item for item in table_items}
+    return [list(loaders.batches({"PutRequest": {"Item": i}} for i in part)) for part in built]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +77,24 @@ def best_workers(target, table, prebuilt) -> int:
     return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
-def workshop_loader(target, table: str, files, scale: int) -> None:
+def workshop_loader(resource: Any, table: str, part: tuple[list[LogRow], ...], scale: int) -> None:
     """load_logfile_parallel.py's way: a thread per file, boto3's resource and batch_writer."""
+
+    def load_file(worker: int) -> None:
+        with resource.Table(table).batch_writer() as writer:
+            for row in part[worker]:
+                for copy in range(scale):
+                    writer.put_item(Item=log_item(row, request_id(worker, copy, row.requestid)))
+
+    threads = [threading.Thread(target=load_file, args=(w,)) for w in range(len(part))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_workers, figures):
+    client = target.client()
     resource = boto3.resource(
         "dynamodb",
         endpoint_url=target.info.endpoint_url,
@@ -62,63 +103,24 @@ def workshop_loader(target, table: str, files, scale: int) -> None:
         aws_secret_access_key="ddbspec",
     )
 
-    def load_file(worker: int) -> None:
-        with resource.Table(table).batch_writer() as writer:
-            for row in read_log_rows(files[worker]):
-                for copy in range(scale):
-                    writer.put_item(Item=log_item(row, request_id(worker, copy, row.requestid)))
+    def raw(part: int) -> None:
+        write_ceiling.raw_batch_write(client, table, prebuilt[part], best_workers)
 
-    threads = [threading.Thread(target=load_file, args=(w,)) for w in range(len(files))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def workshop(part: int) -> None:
+        workshop_loader(resource, table, parts[part], scale)
 
+    def loader(part: int) -> None:
+        items = part_items(parts[part], scale)
+        loaders.load(client, table, items, workers=best_workers, serialized=True)
 
-def rate(benchmark, items: int) -> float:
-    return items / benchmark.stats.stats.median
-
-
-def test_raw_ceiling(benchmark, target, table, prebuilt, best_workers):
-    benchmark.extra_info["workers"] = best_workers
-    benchmark.pedantic(
-        write_ceiling.raw_batch_write,
-        rounds=ROUNDS,
-        args=(target.client(), table, prebuilt, best_workers),
-    )
-    rates["raw"] = rate(benchmark, sum(map(len, prebuilt)))
-
-
-def test_workshop_style_loader(benchmark, target, table, files, scale, prebuilt):
-    benchmark.pedantic(workshop_loader, args=(target, table, files, scale), rounds=ROUNDS)
-    rates["workshop"] = rate(benchmark, sum(map(len, prebuilt)))
-
-
-def test_log_loader(benchmark, target, table, files, scale, best_workers, figures):
-    client = target.client()
-
-    def load() -> int:
-        items = log_table_items(files, scale, FileOrder.NATURAL)
-        return loaders.load(client, table, items, workers=best_workers, serialized=True)
-
-    written = benchmark.pedantic(load, rounds=ROUNDS)
-    rates["loader"] = rate(benchmark, written)
-    engine = target.info.name
-    if "raw" in rates:
-        figures.record(
-            f"log loader / raw BatchWriteItem on {engine} ({rates['loader']:.0f} vs "
-            f"{rates['raw']:.0f} items/s)",
-            round(rates["loader"] / rates["raw"], 2),
-            TARGET,
-            at_least=True,
-        )
-    if "workshop" in rates:
-        figures.record(
-            f"log loader / the workshop's loader ({rates['workshop']:.0f} items/s)",
-            round(rates["loader"] / rates["workshop"], 2),
-            1.0,
-            at_least=True,
-        )
+    sides = {"raw": raw, "workshop": workshop, "loader": loader}
+    measured = rounds.alternate(benchmark, sides, ROUNDS, parts=len(parts))
+    items = sum(len(batch) for part in prebuilt for batch in part)
+    describe.benchmark(benchmark, target, items=items, workers=best_workers, **measured.info())
+    to_raw = measured.speed("loader", over="raw", target=TARGET)
+    rounds.record(benchmark, figures, "log loader / raw BatchWriteItem", to_raw)
+    to_workshop = measured.speed("loader", over="workshop", target=1.0)
+    rounds.record(benchmark, figures, "log loader / the workshop's loader", to_workshop)
 
 
 @pytest.fixture(scope="module")
@@ -126,21 +128,23 @@ def shared(target, data_dir, scale, pytestconfig):
     return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
 
 
-def test_sequential_scan(benchmark, target, shared):
-    benchmark.pedantic(scans.sequential_scan, args=(target.client(), shared.name), rounds=ROUNDS)
-    scan_seconds["sequential"] = benchmark.stats.stats.median
-
-
 def test_parallel_scan(benchmark, target, shared, figures):
-    benchmark.pedantic(scans.parallel_scan, args=(target.client(), shared.name), rounds=ROUNDS)
-    scan_seconds["parallel"] = benchmark.stats.stats.median
-    if "sequential" in scan_seconds:
-        speedup = scan_seconds["sequential"] / scan_seconds["parallel"]
-        # No target: a single-threaded engine (dynalite is one node process) cannot scan
-        # segments at once, where DynamoDB serves each from its own partitions.
-        figures.record(
-            f"parallel scan ({scans.WORKSHOP_SEGMENTS} segments) speed-up over "
-            f"sequential on {target.info.name}",
-            round(speedup, 2),
-            None,
-        )
+    client = target.client()
+    sides = {
+        "sequential": lambda part: scans.sequential_scan(client, shared.name),
+        "parallel": lambda part: scans.parallel_scan(client, shared.name),
+    }
+    measured = rounds.alternate(benchmark, sides, ROUNDS)
+    describe.benchmark(
+        benchmark,
+        target,
+        items=shared.model.items,
+        segments=scans.WORKSHOP_SEGMENTS,
+        **measured.info(),
+    )
+    # No target: a single-threaded engine (dynalite is one node process) cannot scan
+    # segments at once, where DynamoDB serves each from its own partitions.
+    speedup = measured.speed("parallel", over="sequential")
+    rounds.record(
+        benchmark, figures, f"parallel scan ({scans.WORKSHOP_SEGMENTS} segments) speed-up", speedup
+    )

@@ -11,6 +11,8 @@ gateway, the suite itself) from what this machine has, keeping those that are up
 in front of an engine, in the foreground.
 ``ddbspec mock-aws [FAULTS] [PYTEST ARGS]`` runs ``pytest --aws`` against moto's in-process
 mock of AWS, with faults on demand.
+``ddbspec bench compare [RUN...] [--storage DIR] [--chart PNG] [--gate]`` prints the saved
+benchmark runs' ratios side by side, draws them, and with --gate fails a regression.
 """
 
 from __future__ import annotations
@@ -108,11 +110,18 @@ def mock_aws(argv: list[str]) -> int:
     return mock.main(argv)
 
 
+def bench(argv: list[str]) -> int:
+    from ddbspec.bench import compare
+
+    return compare.main(argv)
+
+
 # Commands whose arguments their own parsers read (mock-aws passes what it does not know to
 # pytest), with the line --help shows for each.
 PROGRAMS = {
     "gateway": (gateway, "DynamoDB's provisioned throughput in front of an engine"),
     "mock-aws": (mock_aws, "pytest --aws against moto's in-process mock, with faults"),
+    "bench": (bench, "saved benchmark runs compared by their ratios, drawn, gated"),
 }
 
 

@@ -15,3 +15,7 @@ class EngineError(DdbSpecError):
 
 class LoadError(DdbSpecError):
     """A load did not write every item it was given."""
+
+
+class SavedRunError(DdbSpecError):
+    """A saved benchmark run is missing, unreadable, or does not compare with another."""

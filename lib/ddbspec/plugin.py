@@ -20,6 +20,7 @@ import pytest
 
 from ddbspec import progress, summary, targets
 from ddbspec.aws import account, sweep
+from ddbspec.bench import describe
 from ddbspec.config import DEFAULT_SCALE, FULL_SCALE, Settings, chosen_engine, scale, store_for
 from ddbspec.engines import clients, registry
 from ddbspec.errors import DdbSpecError
@@ -172,6 +173,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     registry.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     progress.show_with(None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    """pytest-benchmark: what runs must share to compare (its --benchmark-compare warns)."""
+    machine_info["ddbspec"] = describe.machine(config.stash[SETTINGS], config.getoption("scale"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list, output_json: dict
+) -> None:
+    """pytest-benchmark: a saved run says what it measured, where, from which commit."""
+    settings = config.stash[SETTINGS]
+    output_json["ddbspec"] = describe.run(settings, config.getoption("scale"), output_json)
 
 
 @pytest.fixture(scope="session")
