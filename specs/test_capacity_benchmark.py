@@ -36,9 +36,10 @@ from ddbspec.workshop import datasets, loaders, pacing, tables
 pytestmark = pytest.mark.benchmark
 CAPACITY = 100
 ROUNDS = 7  # each on a fresh table: no credit
-# ddbspec.loaders.load backs off with random jitter, which alone moves a round's share by up
+# loaders.load backs off with random jitter, which alone moves a round's share by up
 # to 0.25 (measured: sd 0.14 a round); its median holds within about 0.05 over 21 rounds.
-JITTERED, JITTERED_ROUNDS = "ddbspec.loaders.load: 4 workers, jitter", 21
+JITTERED, JITTERED_ROUNDS = "loaders.load: 4 workers, jitter", 21
+PACED = "pacing.load_paced"
 TARGET = 0.9  # issue: the capacity-aware loader sustains 90% of the provisioned WCU
 INDEX = tables.Index(
     "host-requestid-gsi", ("host", "S"), ("requestid", "N"), "KEYS_ONLY", CAPACITY, CAPACITY
@@ -77,7 +78,7 @@ LOADERS: dict[str, Callable[..., int]] = {
     "workshop: PutItem, legacy retries": workshop_puts,
     "workshop: batches of 25, legacy retries": workshop_batches,
     JITTERED: project_loader,
-    "ddbspec.pacing.load_paced": paced,
+    PACED: paced,
 }
 
 
@@ -128,7 +129,7 @@ def test_loader_on_a_throttling_table(
     times = JITTERED_ROUNDS if loader == JITTERED else ROUNDS
     benchmark.pedantic(run, setup=fresh_table, teardown=drop, rounds=times)
     measured = [r.measured(gateway.metrics, meter, capacity) for r in done]
-    paced = loader == "ddbspec.pacing.load_paced"
+    paced = loader == PACED
     ratio = rounds.Ratio(tuple(m["ratio"] for m in measured), TARGET if paced else None)
     throttled = sum(m["throttle_events"] for m in measured)
     errors = [str(r.error) for r in done if r.error]

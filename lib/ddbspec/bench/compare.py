@@ -50,7 +50,9 @@ def table(compared: list[Run]) -> list[str]:
     baseline = compared[0]
     names = list(dict.fromkeys(name for run in compared for name in run.ratios))
     width = max(map(len, names), default=10)
-    lines = [f"{'ratio':<{width}}  target  " + "".join(f"{r.number:<20}" for r in compared)]
+    lines = [
+        f"{'ratio':<{width}}  target  " + "".join(f"{r.number:<20}" for r in compared).rstrip()
+    ]
     for name in names:
         target = next((r.ratios[name].target for r in compared if name in r.ratios), None)
         cells = [cell(baseline.ratios.get(name), run.ratios.get(name)) for run in compared]
