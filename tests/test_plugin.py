@@ -133,6 +133,13 @@ def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():
     assert config.store_for(config.FULL_SCALE) == "scale-250"
 
 
+def test_the_cache_follows_xdg_cache_home_for_the_suite_and_the_cli(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert Settings().cache_dir == config.default_cache_dir() == tmp_path / "ddbspec"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # unset in effect, as the XDG spec reads it
+    assert Settings().cache_dir.parts[-2:] == (".cache", "ddbspec")
+
+
 @pytest.mark.parametrize(
     "args", [("--collect-only", "-q", "tests"), ("tests/capacity/test_model.py", "-q")]
 )

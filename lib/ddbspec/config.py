@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,11 @@ import pytest
 from ddbspec.workshop.datasets import FULL_SCALE
 
 DEFAULT_SCALE = 4
+
+
+def default_cache_dir() -> Path:
+    """Where engines are provisioned: $XDG_CACHE_HOME/ddbspec, else ~/.cache/ddbspec."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ddbspec"
 
 
 @dataclass
@@ -28,7 +34,7 @@ class Settings:
     keep_tables: bool = False
     aws_capacity: str = "on-demand"
     store: str | None = None  # dynalite keeps its data on disk in this store (None: in memory)
-    cache_dir: Path = Path.home() / ".cache" / "ddbspec"
+    cache_dir: Path = dataclasses.field(default_factory=default_cache_dir)
     state_dir: Path = Path("/tmp")
     owner_pid: int = 0
     container_image: str | None = None  # --container-image: a preset or an image reference

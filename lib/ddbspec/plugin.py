@@ -21,7 +21,15 @@ import pytest
 from ddbspec import progress, summary, targets
 from ddbspec.aws import account, sweep
 from ddbspec.bench import describe
-from ddbspec.config import DEFAULT_SCALE, FULL_SCALE, Settings, chosen_engine, scale, store_for
+from ddbspec.config import (
+    DEFAULT_SCALE,
+    FULL_SCALE,
+    Settings,
+    chosen_engine,
+    default_cache_dir,
+    scale,
+    store_for,
+)
 from ddbspec.engines import clients, registry
 from ddbspec.errors import DdbSpecError
 from ddbspec.workshop.datasets import verify_manifest
@@ -102,8 +110,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ddbspec",
-        help="where engines are provisioned and keep data (default: ~/.cache/ddbspec)",
+        default=default_cache_dir(),
+        help="where engines are provisioned and keep data (default: ~/.cache/ddbspec, or under "
+        "$XDG_CACHE_HOME)",
     )
 
 
