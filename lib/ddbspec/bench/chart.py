@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ddbspec.bench.runs import Run
+from ddbspec.bench.runs import Run, ratio_names, target_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,7 +30,7 @@ def draw(runs: list[Run], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(dict.fromkeys(name for run in runs for name in run.ratios))
+    names = ratio_names(runs)
     rows = max(1, math.ceil(len(names) / COLUMNS))
     figure, axes = plt.subplots(
         rows, COLUMNS, figsize=(5 * COLUMNS, 3.2 * rows), squeeze=False, constrained_layout=True
@@ -79,7 +79,7 @@ def ratio_over_runs(panel: Axes, runs: list[Run], name: str) -> None:
             capsize=4,
             color=MOVED_COLOUR if off else HELD_COLOUR,
         )
-    target = next((r.ratios[name].target for r in runs if name in r.ratios), None)
+    target = target_of(runs, name)
     if target is not None:
         panel.axhline(target, linestyle="--", color="grey", linewidth=1)
     panel.set_ylim(*y_range(runs, name, target))

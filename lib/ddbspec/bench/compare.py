@@ -48,13 +48,13 @@ def failures(baseline: Run, run: Run) -> list[str]:
 def table(compared: list[Run]) -> list[str]:
     """Each ratio across the runs, side by side, each later run marked against the first."""
     baseline = compared[0]
-    names = list(dict.fromkeys(name for run in compared for name in run.ratios))
+    names = runs.ratio_names(compared)
     width = max(map(len, names), default=10)
     lines = [
         f"{'ratio':<{width}}  target  " + "".join(f"{r.number:<20}" for r in compared).rstrip()
     ]
     for name in names:
-        target = next((r.ratios[name].target for r in compared if name in r.ratios), None)
+        target = runs.target_of(compared, name)
         cells = [cell(baseline.ratios.get(name), run.ratios.get(name)) for run in compared]
         shown = "-" if target is None else f">= {target}"
         lines.append(f"{name:<{width}}  {shown:<6}  " + "".join(cells).rstrip())

@@ -120,15 +120,9 @@ def alternate(
     measured = Rounds({side: [] for side in sides}, parts, passes)
 
     def one_round() -> None:
-        seconds = dict.fromkeys(sides, 0.0)
-        for _ in range(passes):
-            for part in range(parts):
-                for side, work in sides.items():
-                    start = time.perf_counter()
-                    work(part)
-                    seconds[side] += time.perf_counter() - start
-        for side, spent in seconds.items():
-            measured.seconds[side].append(spent)
+        passed = [one_pass(sides, parts) for _ in range(passes)]
+        for side in sides:
+            measured.seconds[side].append(sum(seconds[side] for seconds in passed))
 
     benchmark.pedantic(one_round, rounds=rounds)
     return measured
@@ -137,14 +131,19 @@ def alternate(
 def calls_for(sides: dict[str, Callable[[int], object]], parts: int, min_seconds: float) -> int:
     """How many passes over the parts make the quickest side last ``min_seconds``; the pass
     that decides it is the sides' warm-up."""
+    quickest = max(min(one_pass(sides, parts).values()), 1e-9)
+    return max(1, math.ceil(min_seconds / quickest))
+
+
+def one_pass(sides: dict[str, Callable[[int], object]], parts: int) -> dict[str, float]:
+    """Each side's seconds over every part, the sides taking turns part by part."""
     spent = dict.fromkeys(sides, 0.0)
     for part in range(parts):
         for side, work in sides.items():
             start = time.perf_counter()
             work(part)
             spent[side] += time.perf_counter() - start
-    quickest = max(min(spent.values()), 1e-9)
-    return max(1, math.ceil(min_seconds / quickest))
+    return spent
 
 
 def split(items: Sequence[T], count: int) -> list[Sequence[T]]:

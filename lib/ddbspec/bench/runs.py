@@ -84,6 +84,16 @@ class Run:
         )
 
 
+def ratio_names(runs: list[Run]) -> list[str]:
+    """Every ratio the runs hold, in the order they first appear."""
+    return list(dict.fromkeys(name for run in runs for name in run.ratios))
+
+
+def target_of(runs: list[Run], name: str) -> float | None:
+    """The ratio's target, as the first run that has the ratio saved it."""
+    return next((run.ratios[name].target for run in runs if name in run.ratios), None)
+
+
 def saved_files(storage: Path) -> list[Path]:
     """Every run saved in ``storage``, oldest first (by number, then machine)."""
     found = storage.glob("*/[0-9][0-9][0-9][0-9]_*.json")
