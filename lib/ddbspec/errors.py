@@ -19,3 +19,23 @@ class LoadError(DdbSpecError):
 
 class SavedRunError(DdbSpecError):
     """A saved benchmark run is missing, unreadable, or does not compare with another."""
+
+
+# AWS error codes, read one way. Throttling: DynamoDB's own refusal, the SDK-wide
+# throttle, and the account-level request limit, all retried by a loader after a pause.
+THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+# Gone already: DynamoDB, Lambda and Logs say ResourceNotFoundException, IAM NoSuchEntity.
+GONE = frozenset({"ResourceNotFoundException", "NoSuchEntity"})
+
+
+def code_of(error: BaseException | None) -> str:
+    """The AWS error code of a botocore ``ClientError``; '' for any other exception.
+
+    Read from ``error.response`` without importing botocore, so every layer can use it.
+    """
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return response.get("Error", {}).get("Code") or ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ddbspec import waiting
 from ddbspec.errors import EngineError
 from ddbspec.workshop import tables
 from ddbspec.workshop.tables import (
@@ -140,7 +141,7 @@ class Creating:
 
 def test_a_long_wait_says_what_it_waits_for(monkeypatch) -> None:
     said: list[str] = []
-    monkeypatch.setattr(tables, "say", said.append)
+    monkeypatch.setattr(waiting, "say", said.append)
     waits = tables.Waits(poll=0, timeout=60, every=0)
     tables.wait_active(Creating(polls=3), "t", waits)
     assert len(said) == 2 and said[0].startswith("table t: CREATING, waited 0 s of at most 60 s")

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddbspec.capacity.model import ScaledClock, real_clock
+from ddbspec.errors import code_of
 
 PROJECT_TAG = ("project", "ddbspec")
 RUN_TAG = "ddbspec-run"
@@ -33,10 +34,9 @@ def refused(error: BaseException) -> str | None:
     """For an AccessDenied from AWS, a message naming the permission that is missing."""
     if not isinstance(error, ClientError):
         return None
-    details = error.response.get("Error", {})
-    if details.get("Code") not in ("AccessDenied", "AccessDeniedException"):
+    if code_of(error) not in ("AccessDenied", "AccessDeniedException"):
         return None
-    said = details.get("Message", "")
+    said = error.response["Error"].get("Message", "")
     named = re.search(r"perform: ([\w-]+:\w+)", said)
     action = named.group(1) if named else f"the permission for {error.operation_name}"
     return (

@@ -28,7 +28,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ddbspec.errors import DdbSpecError
+from ddbspec import waiting
+from ddbspec.errors import GONE, DdbSpecError, code_of
 from ddbspec.progress import say
 from ddbspec.workshop import replica
 from ddbspec.workshop.loaders import count_items
@@ -278,27 +279,14 @@ class Deployment:
     created: list[str] = field(default_factory=list)  # "log group", "role", ...
 
 
-def _code(error: BaseException) -> str:
-    return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
-
-
 def _until(
     what: str, check: Callable[[], Any], timeout: float, poll: float, progress: Progress
 ) -> Any:
-    """Call ``check`` until it returns something true; say so while waiting; bounded."""
-    start = time.monotonic()
-    said = 0.0
-    while True:
-        result = check()
-        if result:
-            return result
-        waited = time.monotonic() - start
-        if waited >= timeout:
-            raise DeployError(f"{what}: still not done after {waited:.0f} s")
-        if waited - said >= 10:
-            progress(f"{what}: waiting ({waited:.0f} s)")
-            said = waited
-        time.sleep(poll)
+    """``check`` until it returns something true, saying so every 10 s; bounded."""
+    try:
+        return waiting.until(what, check, timeout, poll, every=10, progress=progress)
+    except waiting.TimedOut as late:
+        raise DeployError(f"{what}: still not done after {late.waited:.0f} s") from None
 
 
 def _retrying(
@@ -310,17 +298,23 @@ def _retrying(
     progress: Progress,
 ) -> Any:
     """``call``, again while AWS says what IAM's propagation delay makes it say (a new role
-    is not assumable, nor its policy in force, for some seconds after it is created)."""
-    start = time.monotonic()
-    while True:
+    is not assumable, nor its policy in force, for some seconds after it is created); at the
+    timeout, AWS's last refusal is raised."""
+    refusals: list[ClientError] = []
+
+    def attempt() -> tuple[Any] | waiting.Pending:
         try:
-            return call()
+            return (call(),)
         except ClientError as error:
-            waited = time.monotonic() - start
-            if not retry_if(error) or waited >= timeout:
+            if not retry_if(error):
                 raise
-            progress(f"{what}: {error.response['Error'].get('Message')}; retrying ({waited:.0f} s)")
-            time.sleep(poll)
+            refusals.append(error)
+            return waiting.Pending(f"{error.response['Error'].get('Message')}; retrying")
+
+    try:
+        return waiting.until(what, attempt, timeout, poll, every=0, progress=progress)[0]
+    except waiting.TimedOut:
+        raise refusals[-1] from None
 
 
 @contextlib.contextmanager
@@ -398,7 +392,7 @@ def _create(
             Environment={"Variables": {"REPLICA_TABLE": d.replica_table}},
             Tags=tags,
         ),
-        lambda e: _code(e) == "InvalidParameterValueException" and "role" in str(e).lower(),
+        lambda e: code_of(e) == "InvalidParameterValueException" and "role" in str(e).lower(),
         timeout,
         poll,
         progress,
@@ -426,7 +420,7 @@ def _create(
             **({"Tags": tags} if tags else {}),
         ),
         lambda e: (
-            _code(e) == "InvalidParameterValueException"
+            code_of(e) == "InvalidParameterValueException"
             and "cannot access stream" in str(e).lower()
         ),
         timeout,
@@ -463,16 +457,15 @@ def remove(
     Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
     iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
     n = d.names
-    gone = ("ResourceNotFoundException", "NoSuchEntity")
 
     def mapping() -> None:
         def deleted() -> bool:
             try:
                 lam.delete_event_source_mapping(UUID=d.mapping_uuid)
             except ClientError as e:
-                if _code(e) == "ResourceInUseException":  # still Creating or Updating
+                if code_of(e) == "ResourceInUseException":  # still Creating or Updating
                     return False
-                if _code(e) not in gone:
+                if code_of(e) not in GONE:
                     raise
             return True
 
@@ -483,7 +476,7 @@ def remove(
             try:
                 lam.get_event_source_mapping(UUID=d.mapping_uuid)
             except ClientError as e:
-                if _code(e) in gone:
+                if code_of(e) in GONE:
                     return True
                 raise
             return False
@@ -526,7 +519,7 @@ def remove(
         try:
             delete()
         except ClientError as e:
-            if _code(e) not in gone:
+            if code_of(e) not in GONE:
                 failed.append(f"{what}: {e} -- delete it with: {by_hand}")
                 continue
         except KeyboardInterrupt as e:  # finish the cleanup first, then stop
@@ -556,7 +549,7 @@ def leftovers(clients: Clients, d: Deployment) -> list[str]:
         try:
             call()
         except ClientError as e:
-            if _code(e) in ("ResourceNotFoundException", "NoSuchEntity"):
+            if code_of(e) in GONE:
                 return False
             raise
         return True
@@ -585,20 +578,24 @@ def wait_for_items(
 ) -> int:
     """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
     ddb, lam = clients("dynamodb"), clients("lambda")
-    start = time.monotonic()
-    while True:
-        held = count_items(ddb, d.replica_table)
-        waited = time.monotonic() - start
+    start, last = time.monotonic(), {"held": 0, "state": ""}
+
+    def replicated() -> bool | waiting.Pending:
+        last["held"] = held = count_items(ddb, d.replica_table)
         if held == expected:
-            progress(f"replica {d.replica_table}: {held} items after {waited:.0f} s")
-            return held
+            return True
         mapping = lam.get_event_source_mapping(UUID=d.mapping_uuid) if d.mapping_uuid else {}
         state = f"mapping {mapping.get('State')}, last result {mapping.get('LastProcessingResult')}"
-        if waited >= timeout:
-            raise DeployError(
-                f"the replica {d.replica_table} holds {held} of {expected} items after "
-                f"{waited:.0f} s ({state}); the function's log group {d.names.log_group} "
-                "says why"
-            )
-        progress(f"replica {d.replica_table}: {held} of {expected} items ({state})")
-        time.sleep(poll)
+        last["state"] = state
+        return waiting.Pending(f"{held} of {expected} items ({state})")
+
+    try:
+        waiting.until(f"replica {d.replica_table}", replicated, timeout, poll, 0, progress)
+    except waiting.TimedOut as late:
+        raise DeployError(
+            f"the replica {d.replica_table} holds {last['held']} of {expected} items after "
+            f"{late.waited:.0f} s ({last['state']}); the function's log group "
+            f"{d.names.log_group} says why"
+        ) from None
+    progress(f"replica {d.replica_table}: {expected} items after {time.monotonic() - start:.0f} s")
+    return expected

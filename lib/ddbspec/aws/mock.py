@@ -49,7 +49,7 @@ FAKE_CREDENTIALS = {
 LEFTOVERS = 3  # exit status of a run that passed but left something in the account
 # botocore's service ids, where IAM's action prefix differs
 IAM_PREFIX = {"dynamodb-streams": "dynamodb", "cloudwatch-logs": "logs"}
-THROTTLED = {"dynamodb": "ProvisionedThroughputExceededException"}
+THROTTLE_CODE = {"dynamodb": "ProvisionedThroughputExceededException"}
 
 
 def action_of(event_name: str) -> str:
@@ -173,7 +173,7 @@ def refusal(request: Any, action: str) -> Any:
 
 
 def throttling(request: Any, action: str) -> Any:
-    code = THROTTLED.get(action.split(":")[0], "ThrottlingException")
+    code = THROTTLE_CODE.get(action.split(":")[0], "ThrottlingException")
     return error_response(request, 400, code, f"Rate exceeded (simulated for {action})")
 
 

@@ -16,10 +16,9 @@ from botocore.exceptions import ClientError
 from ddbspec.aws.account import PROJECT_TAG, RUN_TAG, Clients, refused
 from ddbspec.config import Settings
 from ddbspec.engines.base import EngineInfo
-from ddbspec.errors import EngineError
+from ddbspec.errors import GONE, EngineError, code_of
 from ddbspec.workshop.tables import Waits, delete_named, delete_table
 
-GONE = ("ResourceNotFoundException", "NoSuchEntity")
 # Deleted in this order: a mapping before its function, a role's inline policies before it.
 KINDS = ("event source mapping", "function", "role", "log group", "table")
 SWEEP_WAITS = Waits(poll=2.0, timeout=600.0)  # the service deletes a table in seconds
@@ -140,7 +139,7 @@ def delete(clients: Clients, found: list[Resource]) -> tuple[list[Resource], lis
         try:
             _delete(clients, resource)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in GONE:
+            if code_of(error) not in GONE:
                 failed.append(f"{resource}: {refused(error) or error}")
                 continue
         except EngineError as error:  # a table that would not go in time

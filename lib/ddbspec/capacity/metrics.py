@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from ddbspec import waiting
 from ddbspec.capacity.model import Clock
 
 CONSUMED = {"read": "ConsumedReadCapacityUnits", "write": "ConsumedWriteCapacityUnits"}
@@ -269,15 +270,16 @@ class CloudWatchMetrics:
         clock). Its periods start at whole minutes of Unix time, not of the clock. A metric
         that had nothing to count (throttle events) has no datapoints at all: wait on one
         that has."""
-        deadline = self.clock.now() + timeout
         last = self.clock.epoch(end) // period * period
-        while True:
+
+        def published() -> bool:
             points = self.datapoints(metric, table, start=start, end=end + period, period=period)
-            if any(p["Timestamp"].timestamp() >= last for p in points):
-                return True
-            if self.clock.now() >= deadline:
-                return False
-            self.clock.sleep(poll)
+            return any(p["Timestamp"].timestamp() >= last for p in points)
+
+        try:
+            return waiting.until(f"{metric} of {table}", published, timeout, poll, clock=self.clock)
+        except waiting.TimedOut:
+            return False
 
 
 def _utc(unix: float) -> datetime.datetime:

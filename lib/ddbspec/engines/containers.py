@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ddbspec import waiting
 from ddbspec.config import Settings
 from ddbspec.engines import images, processes
 from ddbspec.engines.base import Engine, EngineInfo, answers
@@ -205,26 +205,25 @@ def guard(container: str, settings: Settings, engine: str) -> int:
 def ready(container: Any, info: EngineInfo, timeout: float, poll: float = 0.2) -> None:
     """Wait until the engine answers DescribeTable; fail at once if the container exits."""
     ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
-    deadline, last = time.monotonic() + timeout, "no answer yet"
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
         container.reload()
         if container.status in ("exited", "dead"):
             raise EngineError(
                 f"{info.version} exited at start (exit {container.attrs['State']['ExitCode']}); "
                 f"its last log lines:\n{tail(container)}"
             )
-        try:
-            if answers(ddb):
-                return
-        except Exception as error:  # not listening yet, or not DynamoDB's protocol yet
-            last = f"{type(error).__name__}: {error}"
-        time.sleep(poll)
-    raise EngineError(
-        f"{info.version} did not answer DynamoDB's DescribeTable at {info.endpoint_url} within "
-        f"{timeout:g} s (tried every {poll:g} s; last: {last}). Check --container-port (the "
-        f"port the image listens on), or give it longer with --container-timeout. Its last "
-        f"log lines:\n{tail(container)}"
-    )
+        return answers(ddb)
+
+    try:
+        waiting.until(info.version, answered, timeout, poll, retry=(Exception,))
+    except waiting.TimedOut as late:
+        raise EngineError(
+            f"{info.version} did not answer DynamoDB's DescribeTable at {info.endpoint_url} "
+            f"within {timeout:g} s (tried every {poll:g} s; last: {late.state}). Check "
+            "--container-port (the port the image listens on), or give it longer with "
+            f"--container-timeout. Its last log lines:\n{tail(container)}"
+        ) from None
 
 
 def tail(container: Any, lines: int = 15) -> str:

@@ -7,11 +7,12 @@ secondary index and silently ignores it, so each probe checks the effect, not th
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
+
+from ddbspec import waiting
 
 CAPABILITIES = {
     "online_gsi": "UpdateTable adds a global secondary index and backfills it",
@@ -125,9 +126,8 @@ def _streams(clients: Clients, ddb: Any, table: str) -> bool:
 
 
 def _until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    """Whether ``condition`` came true within ``timeout``: a probe answers no, never raises."""
+    try:
+        return waiting.until("probe", condition, timeout)
+    except waiting.TimedOut:
+        return False

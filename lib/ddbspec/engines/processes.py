@@ -8,10 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ddbspec import waiting
 from ddbspec.errors import EngineError
 
 HOST = "127.0.0.1"
@@ -98,18 +98,21 @@ def wait_ready(
     pid: int, ready: Callable[[], bool], log: Path, what: str, timeout: float = 60.0
 ) -> None:
     """Poll ``ready`` until it is true; a dead process or a timeout raises with the log's tail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answered() -> bool:
         if not running(pid):
             if busy(pid):
                 raise StoreBusy(what)
             raise EngineError(f"{what} exited while starting. {tail(log)}")
         with contextlib.suppress(Exception):
-            if ready():
-                return
-        time.sleep(0.05)
-    stop(pid)
-    raise EngineError(f"{what} did not answer within {timeout:.0f}s. {tail(log)}")
+            return ready()
+        return False
+
+    try:
+        waiting.until(what, answered, timeout)
+    except waiting.TimedOut:
+        stop(pid)
+        raise EngineError(f"{what} did not answer within {timeout:.0f}s. {tail(log)}") from None
 
 
 def tail(log: Path, lines: int = 15) -> str:
@@ -126,9 +129,8 @@ def stop(pid: int, timeout: float = 10.0) -> None:
     """Ask the guard to stop its engine, and wait until the guard has gone."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(waiting.TimedOut):
+        waiting.until(f"guard {pid}", lambda: not running(pid), timeout)
     if running(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)

@@ -19,17 +19,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ddbspec.errors import DdbSpecError, LoadError
+from ddbspec.errors import THROTTLED, DdbSpecError, LoadError, code_of
 from ddbspec.progress import Progress
 from ddbspec.workshop.queries import paginate, serialize
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_ATTEMPTS = 10
-_THROTTLED = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-}
 
 
 def put_requests(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -62,7 +57,7 @@ def _write_batch(client: Any, table: str, batch: list[dict[str, Any]]) -> int:
         try:
             response = client.batch_write_item(RequestItems={table: pending})
         except ClientError as e:
-            if e.response["Error"]["Code"] not in _THROTTLED:
+            if code_of(e) not in THROTTLED:
                 raise
             stalled += 1  # the whole batch was refused: retry all of it
             continue

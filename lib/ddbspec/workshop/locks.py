@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from ddbspec.errors import code_of
 from ddbspec.workshop.queries import deserialize, employee_items, serialize
 
 LockState = Literal["free", "held", "expired"]
@@ -58,7 +59,7 @@ def _key(employeeid: int, col_a: str) -> dict[str, Any]:
 
 
 def _failed_condition(e: ClientError) -> bool:
-    return e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return code_of(e) == "ConditionalCheckFailedException"
 
 
 def _epoch(t: float) -> Decimal:
@@ -257,7 +258,7 @@ def move_employee_transaction(
         try:
             client.transact_write_items(TransactItems=actions)
         except ClientError as e:
-            if e.response["Error"]["Code"] != "TransactionCanceledException":
+            if code_of(e) != "TransactionCanceledException":
                 raise
             found = _master(client, table, employeeid)
             if lock_state(found, now()) == "held":

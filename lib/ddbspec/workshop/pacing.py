@@ -24,14 +24,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddbspec.capacity.model import Clock, Schema, TokenBucket, real_clock, write_cost
-from ddbspec.errors import LoadError
+from ddbspec.errors import THROTTLED, LoadError, code_of
 from ddbspec.workshop.loaders import BATCH_SIZE, batches
 
-THROTTLED = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-}
 LEGACY_BASE = 0.05  # botocore's legacy retry policy for DynamoDB (its _retry.json)
 LEGACY_ATTEMPTS = 10
 
@@ -110,7 +105,7 @@ class LoadLog:
 
 
 def _throttled(problem: ClientError) -> bool:
-    return problem.response.get("Error", {}).get("Code") in THROTTLED
+    return code_of(problem) in THROTTLED
 
 
 def load_like_the_workshop(
@@ -145,7 +140,7 @@ def load_like_the_workshop(
                 if not _throttled(problem):
                     raise
                 left, refusal = pending, problem
-            code = refusal and refusal.response["Error"]["Code"]
+            code = refusal and code_of(refusal)
             log.record(
                 Call(sent, clock.now(), len(pending), len(pending) - len(left), code), refusal
             )
@@ -186,7 +181,7 @@ def put_in_parallel(
                 except ClientError as problem:
                     if not _throttled(problem):
                         raise
-                    code = problem.response["Error"]["Code"]
+                    code = code_of(problem)
                     log.record(Call(sent, clock.now(), 1, 0, code), problem)
                     if failures == LEGACY_ATTEMPTS:
                         log.errors.append(problem)
@@ -328,7 +323,7 @@ def load_paced(
                 if not _throttled(problem):
                     raise
                 answer, left, refusal = {}, pending, problem
-            code = refusal and refusal.response["Error"]["Code"]
+            code = refusal and code_of(refusal)
             log.record(
                 Call(sent, clock.now(), len(pending), len(pending) - len(left), code), refusal
             )

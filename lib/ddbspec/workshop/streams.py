@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from ddbspec.errors import DdbSpecError
+from ddbspec.errors import DdbSpecError, code_of
 from ddbspec.workshop import tables
 
 log = logging.getLogger(__name__)
@@ -577,7 +577,7 @@ class Runner:
         try:
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
+            code = code_of(error)
             if code == "ExpiredIteratorException":
                 # iterators live 15 minutes; a new one from the checkpoint loses nothing
                 log.info("shard %s: iterator expired, renewed from the checkpoint", shard)

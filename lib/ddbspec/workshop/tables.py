@@ -8,15 +8,14 @@ sets how long that may take (AWS needs minutes, local engines milliseconds).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ddbspec.errors import EngineError
-from ddbspec.progress import say
+from ddbspec import waiting
+from ddbspec.errors import EngineError, code_of
 
 Key = tuple[str, str]  # (attribute name, "S" | "N" | "B")
 
@@ -199,7 +198,7 @@ def _describe(client: Any, name: str) -> dict[str, Any] | None:
     try:
         return client.describe_table(TableName=name)["Table"]
     except ClientError as e:
-        if e.response["Error"]["Code"] == "ResourceNotFoundException":
+        if code_of(e) == "ResourceNotFoundException":
             return None
         raise
 
@@ -209,23 +208,19 @@ def _poll(
 ) -> dict[str, Any] | None:
     """Poll until ``check`` has nothing left to wait for; say what is pending every
     ``waits.every`` seconds (minutes on AWS for an index), fail with it at the timeout."""
-    start = said = time.monotonic()
-    while True:
+
+    def described() -> tuple[dict[str, Any] | None] | waiting.Pending:
         desc = _describe(client, name)
         what = check(desc)
-        if what is None:
-            return desc
-        now = time.monotonic()
-        elapsed = now - start
-        if elapsed >= waits.timeout:
-            raise EngineError(
-                f"table {name} still {what} after {elapsed:.1f} s: the engine may be stuck or "
-                f"overloaded; restart it, or give it longer than {waits.timeout:g} s"
-            )
-        if now - said >= waits.every:
-            say(f"table {name}: {what}, waited {elapsed:.0f} s of at most {waits.timeout:g} s")
-            said = now
-        time.sleep(waits.poll)
+        return (desc,) if what is None else waiting.Pending(what)
+
+    try:
+        return waiting.until(f"table {name}", described, waits.timeout, waits.poll, waits.every)[0]
+    except waiting.TimedOut as late:
+        raise EngineError(
+            f"table {name} still {late.state} after {late.waited:.1f} s: the engine may be stuck "
+            f"or overloaded; restart it, or give it longer than {waits.timeout:g} s"
+        ) from None
 
 
 def wait_active(client: Any, name: str, waits: Waits, index: str | None = None) -> dict[str, Any]:
@@ -272,7 +267,7 @@ def delete_table(client: Any, name: str, waits: Waits) -> None:
     try:
         client.delete_table(TableName=name)
     except ClientError as e:
-        code = e.response["Error"]["Code"]
+        code = code_of(e)
         if code == "ResourceNotFoundException":
             return
         if code != "ResourceInUseException":

@@ -1,0 +1,72 @@
+"""The one way the suite waits: done, pending with a state, retried errors, the deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbspec import waiting
+from ddbspec.errors import GONE, THROTTLED, code_of
+
+
+class Ticks:
+    """A clock that moves only when slept on: each wait's course is exact."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def answers(*results: object):
+    left = list(results)
+    return lambda: left.pop(0)
+
+
+def test_it_returns_what_the_check_returned_once_true() -> None:
+    clock = Ticks()
+    check = answers(None, waiting.Pending("CREATING"), {"TableStatus": "ACTIVE"})
+    assert waiting.until("t", check, 10, 1, clock=clock) == {"TableStatus": "ACTIVE"}
+    assert clock.t == 2
+
+
+def test_a_timeout_names_what_was_still_pending() -> None:
+    clock = Ticks()
+    with pytest.raises(waiting.TimedOut, match=r"table t: still CREATING after 3 s") as late:
+        waiting.until("table t", lambda: waiting.Pending("CREATING"), 3, 1, clock=clock)
+    assert (late.value.state, late.value.waited, late.value.timeout) == ("CREATING", 3, 3)
+
+
+def test_progress_lines_come_every_so_often() -> None:
+    said: list[str] = []
+    check = answers(*[waiting.Pending("CREATING")] * 5, True)
+    waiting.until("t", check, 60, 1, every=2, progress=said.append, clock=Ticks())
+    assert said == [
+        "t: CREATING, waited 2 s of at most 60 s",
+        "t: CREATING, waited 4 s of at most 60 s",
+    ]
+
+
+def test_retried_errors_are_pending_and_others_end_the_wait() -> None:
+    def refused() -> bool:
+        raise ConnectionError("refused")
+
+    with pytest.raises(waiting.TimedOut, match=r"not answering \(ConnectionError: refused\)"):
+        waiting.until("e", refused, 2, 1, retry=(ConnectionError,), clock=Ticks())
+    with pytest.raises(ConnectionError):
+        waiting.until("e", refused, 2, 1, clock=Ticks())
+
+
+class Refusal(Exception):
+    def __init__(self, code: str) -> None:
+        self.response = {"Error": {"Code": code, "Message": "no"}}
+
+
+def test_an_error_code_is_read_one_way() -> None:
+    assert code_of(Refusal("ThrottlingException")) in THROTTLED
+    assert code_of(Refusal("NoSuchEntity")) in GONE
+    assert code_of(ValueError("not from AWS")) == ""
+    assert code_of(None) == ""
