@@ -59,7 +59,7 @@ class TimedOut(EngineError):
 
 def until(
     what: str,
-    check: Callable[[], T],
+    check: Callable[[], T | Pending | None],
     timeout: float,
     poll: float = 0.05,
     every: float | None = None,
@@ -81,9 +81,12 @@ def until(
     while True:
         try:
             result = check()
-            if result:
+            if isinstance(result, Pending):
+                state = result.state
+            elif result:
                 return result
-            state = str(result) if isinstance(result, Pending) else "pending"
+            else:
+                state = "pending"
         except retry as error:
             state = f"not answering ({type(error).__name__}: {error})"
         now = clock.now()
