@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import functools
 import json
 import os
 import threading
@@ -203,7 +202,10 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
                 return refusal(request, refused)
             if faults.active and n <= faults.throttle.get(action, 0):
                 return throttling(request, action)
-            send = functools.partial(answer, self, **kw)
+
+            def send(name: str, sent: Any) -> Any:
+                return answer(self, name, sent, **kw)
+
             if capacity is None:
                 response = send(event_name, request)
             else:

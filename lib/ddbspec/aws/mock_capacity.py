@@ -135,7 +135,7 @@ def series(
             yield (
                 metric,
                 dimensions,
-                metrics.series(metric, table, start=start, operations=[operation]),
+                metrics.series(metric, table, start=start, operations=[str(operation)]),
             )
             continue
         if (metric, table, index) in seen:  # counted per operation, published as one
@@ -154,7 +154,9 @@ def datum(
         "MetricName": metric,
         "Dimensions": dimensions,
         # naive UTC, as moto keeps the times it parses from a request
-        "Timestamp": datetime.datetime.fromtimestamp(minute, datetime.UTC).replace(tzinfo=None),
+        "Timestamp": datetime.datetime.fromtimestamp(minute, datetime.timezone.utc).replace(
+            tzinfo=None
+        ),
         "Unit": UNITS.get(metric, "None"),
         "StatisticValues": {
             "SampleCount": float(len(values)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from ddbspec.capacity.metering import (
@@ -73,6 +74,7 @@ def _write(
     key = checked(lambda: state.schema.key_of(item))
     with m.locks.holding([(state.name, key)]):
         old = read_items(ex, state, [key])[0]
+        new: Item | None
         if after is None:
             new = old
             estimate = update_estimate(state.schema, old, ex.body)
@@ -143,7 +145,7 @@ def batch_write_item(m: Metering, ex: Exchange) -> Reply:
         for write in expect_list(writes):
             if "PutRequest" in expect_mapping(write):
                 new = expect_mapping(expect_mapping(write["PutRequest"]).get("Item"))
-                key = checked(lambda s=state, n=new: s.schema.key_of(n))
+                key = checked(partial(state.schema.key_of, new))
             else:
                 new = None
                 key = expect_mapping(expect_mapping(write.get("DeleteRequest")).get("Key"))
@@ -162,7 +164,7 @@ def batch_write_item(m: Metering, ex: Exchange) -> Reply:
         settling, refusals = [], []
         for (table, state, write, key, new), item_id in zip(plans, ids, strict=True):
             old = olds[item_id]
-            cost = checked(lambda s=state, o=old, n=new: write_cost(s.schema, o, n))
+            cost = checked(partial(write_cost, state.schema, old, new))
             taken = write_charges(state, key, cost, old, new)
             refused = m.admit(state, "write", taken)
             if refused:
@@ -303,9 +305,7 @@ def transact_write_items(m: Metering, ex: Exchange) -> Reply:
         state = m.state(ex, action.get("TableName"))
         if kind == "Put":
             item = expect_mapping(action.get("Item"))
-            actions.append(
-                (kind, action, state, checked(lambda s=state, i=item: s.schema.key_of(i)))
-            )
+            actions.append((kind, action, state, checked(partial(state.schema.key_of, item))))
         else:
             actions.append((kind, action, state, expect_mapping(action.get("Key"))))
     with m.locks.holding([(s.name, k) for _, _, s, k in actions]):

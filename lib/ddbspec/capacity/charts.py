@@ -52,7 +52,7 @@ def write_capacity(
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    window = {"start": start, "end": end, "period": period}
+    window: dict[str, Any] = {"start": start, "end": end, "period": period}
     span = [_utc(clock.epoch(start)), _utc(clock.epoch(end))]
     columns = [("table", None), (f"index {index}", index)] if index else [("table", None)]
     figure, axes = plt.subplots(2, len(columns), figsize=(6 * len(columns), 6), squeeze=False)

@@ -160,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.gateway.client_timeout  # a client gone quiet mid-request
+        self.timeout = self.server.gateway.client_timeout  # type: ignore[misc]  # per client
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.upstream = Upstream(self.server.gateway.engine_url, self.server.gateway.engine_timeout)
@@ -302,6 +302,7 @@ class Gateway:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an IPv4 server's address
         return f"http://{host}:{port}"
 
     def start(self) -> Gateway:

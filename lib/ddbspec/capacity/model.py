@@ -463,7 +463,8 @@ class Meter:
 class Clock(Protocol):
     """Seconds since the clock started; ``skip`` lets time pass without waiting for it."""
 
-    factor: float
+    @property
+    def factor(self) -> float: ...
 
     def now(self) -> float: ...
 

@@ -62,7 +62,7 @@ PRESETS = {
 def docker_client(timeout: float = 10) -> Any:
     import docker
 
-    return docker.from_env(timeout=timeout)
+    return docker.from_env(timeout=timeout)  # type: ignore[attr-defined]  # exported lazily
 
 
 def socket_of() -> str:

@@ -187,11 +187,11 @@ def speed_up() -> None:
     json_serializer = serialize.BaseJSONSerializer
     current = json_serializer._serialize_type_structure
     if not getattr(current, "fast", False):
-        json_serializer._serialize_type_structure = fast_attribute_values(current)
+        json_serializer._serialize_type_structure = fast_attribute_values(current)  # type: ignore[method-assign]
     cast = DynamoType.__dict__["cast_value"]
     if not getattr(cast.fget, "fast", False):
-        DynamoType.cast_value = fast_cast_value(cast)  # type: ignore[method-assign]
-    Table.all_items = all_items
+        DynamoType.cast_value = fast_cast_value(cast)  # type: ignore[method-assign,assignment]
+    Table.all_items = all_items  # type: ignore[method-assign]
     if not getattr(backends.list_of_moto_modules, "fast", False):
         backends.list_of_moto_modules = listed_once(backends.list_of_moto_modules)
 

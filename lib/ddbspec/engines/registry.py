@@ -41,7 +41,7 @@ def acquire(settings: Settings, name: str) -> EngineInfo:
         except EngineError as error:
             info = EngineInfo(name=name, error=str(error))
         path.write_text(info.to_json())
-        return info
+    return info
 
 
 def release_all(settings: Settings) -> list[str]:
@@ -53,3 +53,4 @@ def release_all(settings: Settings) -> list[str]:
             ENGINES[info.name].stop(info)
         stopped.append(info.name)
         path.unlink()
+    return stopped
