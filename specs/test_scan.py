@@ -48,20 +48,17 @@ def test_sequential_scan_totals_the_bytes_of_every_request_not_200(
     sequential, tlog, scale, figures
 ):
     model = tlog.model
-    figures.record(
+    figures.check(
         "bytessent where responsecode <> 200, sequential scan",
         sequential.bytessent,
         model.bytes_not_200,
         log_printed("scan bytessent", scale),
     )
-    figures.record("items returned by the filter", sequential.count, model.items_not_200)
-    figures.record("items read (ScannedCount)", sequential.scanned, model.items)
-    assert sequential.bytessent == model.bytes_not_200
-    assert sequential.count == model.items_not_200
+    figures.check("items returned by the filter", sequential.count, model.items_not_200)
 
 
-def test_a_filtered_scan_still_reads_every_item(sequential, tlog):
-    assert sequential.scanned == tlog.model.items
+def test_a_filtered_scan_still_reads_every_item(sequential, tlog, figures):
+    figures.check("items read (ScannedCount)", sequential.scanned, tlog.model.items)
 
 
 def test_the_scan_follows_last_evaluated_key_through_every_page(sequential, tlog, page_size):
@@ -71,13 +68,13 @@ def test_the_scan_follows_last_evaluated_key_through_every_page(sequential, tlog
 
 
 def test_parallel_scan_finds_the_same_total(parallel, sequential, tlog, scale, figures):
-    figures.record(
+    figures.check(
         f"bytessent where responsecode <> 200, {len(parallel.segments)} segments",
         parallel.bytessent,
         tlog.model.bytes_not_200,
         log_printed("parallel scan bytessent", scale),
     )
-    assert parallel.bytessent == sequential.bytessent == tlog.model.bytes_not_200
+    assert parallel.bytessent == sequential.bytessent
     assert parallel.count == sequential.count
 
 
@@ -87,7 +84,6 @@ def test_segments_are_disjoint_and_cover_the_table(parallel, tlog, figures):
     for a, b in itertools.combinations(segments, 2):
         assert not a.requestids & b.requestids, f"segments {a.segment} and {b.segment} overlap"
     found = frozenset().union(*(s.requestids for s in segments))
-    figures.record("items read by all segments together", parallel.scanned, tlog.model.items)
+    figures.check("items read by all segments together", parallel.scanned, tlog.model.items)
     assert len(found) == tlog.model.items_not_200
-    assert parallel.scanned == tlog.model.items
     assert all(s.scanned > 0 for s in segments), "a segment read nothing: the split is uneven"

@@ -50,7 +50,7 @@ def replay(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
 def test_corrected_every_shard_asked(target, corrected, prefix, figures):
     found = queries.count_by_shard(target.client(), corrected.name, prefix, WRITTEN_SHARDS)
     expected = corrected.model.per_shard(prefix, WRITTEN_SHARDS)
-    figures.record(
+    figures.check(
         f"{PREFIXES[prefix]}, shards 1..10 (corrected)", found.total, sum(expected.values())
     )
     assert found.counts == expected
@@ -62,13 +62,13 @@ def test_workshop_run_replayed_shards_0_to_9(target, replay, scale, prefix, figu
     expected = replay.model.per_shard(prefix, WORKSHOP_SHARDS)
     label = PREFIXES[prefix]
     per_shard, total = f"{label} per shard 0..9", f"{label} total"
-    figures.record(
+    figures.check(
         f"{label}, shards 0..9 (replay)",
         found.total,
         sum(expected.values()),
         log_printed(total, scale),
     )
-    figures.record(
+    figures.check(
         f"{label} per shard 0..9 (replay)",
         list(found.counts.values()),
         list(expected.values()),
@@ -127,7 +127,7 @@ def test_the_index_holds_every_item_of_every_code_on_every_shard(
         for code in sorted(corrected.model.by_code)
         for shard, n in corrected.model.per_shard(f"{code}#", WRITTEN_SHARDS).items()
     }
-    figures.record(
+    figures.check(
         "items in the table, not in the index",
         sum(in_table.values()) - sum(through_index.values()),
         0,
@@ -149,17 +149,17 @@ def test_shards_spread_the_writes_that_one_response_code_key_would_concentrate(
         per_code[code] += n
     sharded, unsharded = Spread.of(per_shard), Spread.of(per_code)
     shards = sorted(per_shard)
-    figures.record(
+    figures.check(
         "items per shard 1..10",
         [per_shard[s] for s in shards],
         [model.by_shard()[s] for s in shards],
     )
-    figures.record(
+    figures.check(
         "busiest key's share, sharded key (10 shards)",
         f"{sharded.largest_share:.1%}",
         f"{model.sharded_spread.largest_share:.1%}",
     )
-    figures.record(
+    figures.check(
         f"busiest key's share, responsecode as key ({unsharded.largest_key})",
         f"{unsharded.largest_share:.1%}",
         f"{model.unsharded_spread.largest_share:.1%}",

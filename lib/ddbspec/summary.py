@@ -152,11 +152,9 @@ def failure(row: dict[str, Any], reason: str = "") -> str:
     """What a failed check says: the figure, measured against expected, and why."""
     expected = repr(row["expected"])
     if row.get("at_least"):
-        expected = f"at least {expected} (the target)"
+        expected = f"at least {expected}"
     elif row.get("within"):
-        expected = f"{expected} +-{row['within']} (the figures model)"
-    else:
-        expected = f"{expected} (the figures model)"
+        expected = f"{expected} +-{row['within']}"
     message = f"figure {row['name']!r}: measured {row['measured']!r}, expected {expected}"
     if row.get("printed") is not None:
         message += f"; the workshop printed {row['printed']!r}"
