@@ -30,7 +30,6 @@ metrics to its CloudWatch as the service does) that path runs on the mock's fast
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import math
@@ -175,24 +174,11 @@ def calibrate(lab: Lab, logs: LogFiles) -> None:
     definition = dataclasses.replace(
         TLOG, name="calibration", indexes=(ample,), write=CALIBRATION_WCU
     )
-    with workshop_table(lab, definition) as name:
+    with lab.target.table(definition) as name:
         log = pacing.load_like_the_workshop(lab.client, name, logs.items(FILES["small"]), lab.clock)
     first, last = log.calls[0], log.calls[-1]
     per_second = (log.written - first.written) / (last.answered - first.answered) * lab.clock.factor
     lab.clock.rescale(max(1.0, per_second / (SPEED * TLOG.write)))
-
-
-@contextlib.contextmanager
-def workshop_table(lab: Lab, definition: tables.TableDef, on_demand: bool = False) -> Iterator[str]:
-    """Create the table, yield its name, delete it afterwards (as ``Target.table`` does)."""
-    target, client = lab.target, lab.target.client()
-    name = target.table_name(definition.name)
-    try:
-        tables.create_table(client, definition, name, target.waits, on_demand, target.tags())
-        yield name
-    finally:
-        if not target.settings.keep_tables:
-            tables.delete_table(client, name, target.waits)
 
 
 @dataclass(frozen=True)
@@ -220,13 +206,13 @@ def logs(data_dir: Path) -> LogFiles:
 
 @pytest.fixture(scope="module")
 def tlog(lab: Lab) -> Iterator[Run]:
-    with workshop_table(lab, TLOG) as name:
+    with lab.target.table(TLOG) as name:
         yield Run(name, lab.clock.now())
 
 
 @pytest.fixture(scope="module")
 def tlog_gsi_low(lab: Lab) -> Iterator[Run]:
-    with workshop_table(lab, TLOG_GSI_LOW) as name:
+    with lab.target.table(TLOG_GSI_LOW) as name:
         yield Run(name, lab.clock.now())
 
 
