@@ -1,4 +1,5 @@
-"""Fixtures the employee specs share: the workshop's rows, their figures, the loaded table."""
+"""Fixtures the specs share: the workshop's employee rows, their figures, the loaded table;
+the log table of exercises 2-3."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ddbspec.targets import Target
-from ddbspec.workshop import datasets, figures, loaders, tables
+from ddbspec.workshop import datasets, figures, loaders, tables, tlog_scan
+from ddbspec.workshop.datasets import FileOrder
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +49,11 @@ def build_employees(employees: list[datasets.Employee]):
 def employees_table(target: Target, build_employees) -> Iterator[str]:
     with build_employees(target) as name:
         yield name
+
+
+@pytest.fixture(scope="module")
+def tlog_natural(
+    target: Target, data_dir: Path, scale: int, pytestconfig: pytest.Config
+) -> tlog_scan.LogTable:
+    """tlog_scan with the medium files in natural order: every requestid distinct."""
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)

@@ -123,22 +123,17 @@ def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_worke
     rounds.record(benchmark, figures, "log loader / the workshop's loader", to_workshop)
 
 
-@pytest.fixture(scope="module")
-def shared(target, data_dir, scale, pytestconfig):
-    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
-
-
-def test_parallel_scan(benchmark, target, shared, figures):
+def test_parallel_scan(benchmark, target, tlog_natural, figures):
     client = target.client()
     sides = {
-        "sequential": lambda part: scans.sequential_scan(client, shared.name),
-        "parallel": lambda part: scans.parallel_scan(client, shared.name),
+        "sequential": lambda part: scans.sequential_scan(client, tlog_natural.name),
+        "parallel": lambda part: scans.parallel_scan(client, tlog_natural.name),
     }
     measured = rounds.alternate(benchmark, sides, ROUNDS)
     describe.benchmark(
         benchmark,
         target,
-        items=shared.model.items,
+        items=tlog_natural.model.items,
         segments=scans.WORKSHOP_SEGMENTS,
         **measured.info(),
     )

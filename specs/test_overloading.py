@@ -23,34 +23,31 @@ def ask(target, employees_table):
 
 def test_employees_in_wa(ask, model, figures):
     found = ask("state", "WA")
-    figures.record(
+    figures.check(
         "employees in state WA", len(found), model.by_state["WA"], EMPLOYEE_PRINTED["state WA"]
     )
-    assert len(found) == model.by_state["WA"]
     assert {e["name"] for e in found} == model.names_where(state="WA")
 
 
 def test_current_title_software_engineer(ask, model, figures):
     found = ask("current_title", "Software Engineer")
-    figures.record(
+    figures.check(
         "current title 'Software Engineer'",
         len(found),
         model.by_current_title["Software Engineer"],
         EMPLOYEE_PRINTED["current_title Software Engineer"],
     )
-    assert len(found) == model.by_current_title["Software Engineer"]
 
 
 def test_name_dale_marlin(ask, model, figures):
     found = ask("name", "Dale Marlin")
     hired = [e["hire_date"] for e in found]
-    figures.record(
+    figures.check(
         "name 'Dale Marlin' (hire dates)",
         hired,
         model.hire_dates("Dale Marlin"),
         EMPLOYEE_PRINTED["name Dale Marlin"],
     )
-    assert hired == model.hire_dates("Dale Marlin")
 
 
 @pytest.mark.parametrize(
@@ -65,7 +62,7 @@ def test_every_value_is_one_query(ask, model, figures, attribute, counter):
     """Beyond the workshop: every state and title in the data, each one index query."""
     expected = getattr(model, counter)
     measured = {value: len(ask(attribute, value)) for value in expected}
-    figures.record(
+    figures.check(
         f"{attribute}: values whose count matches the model",
         sum(measured[v] == expected[v] for v in expected),
         len(expected),
@@ -78,7 +75,7 @@ def test_names_find_their_master_records(ask, model, figures):
     shared = {name for name, count in model.by_name.items() if count > 1}
     names = shared | {e.name for e in model.rows if e.employeeid % 25 == 0}
     measured = {name: len(ask("name", name)) for name in sorted(names)}
-    figures.record(
+    figures.check(
         f"records found for {len(names)} names",
         sum(measured.values()),
         sum(model.by_name[n] for n in names),
@@ -104,7 +101,7 @@ def test_the_index_holds_every_item_of_every_key(target, employees_table, model,
         value: queries.count_on_index(ddb, employees_table, GSI_OVERLOAD, value)
         for value in expected
     }
-    figures.record(
+    figures.check(
         "colA values whose index count is the table's",
         sum(through_index[v] == in_table.get(v) for v in expected),
         len(expected),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,6 +37,55 @@ def test_scale_refuses_anything_else_with_the_limit(text):
 )
 def test_exercise_names_come_from_module_names(path, exercise):
     assert summary.exercise_of(path) == exercise
+
+
+def summarised(figures: summary.Figures) -> dict:
+    """The rows the run's summary shows for what ``figures`` recorded in a sparse spec."""
+    report = SimpleNamespace(
+        when="teardown",
+        nodeid="specs/test_sparse.py::t",
+        user_properties=figures.item.user_properties,
+    )
+    collected = summary.Summary("dynalite")
+    collected.pytest_runtest_logreport(report)
+    return collected.results["5 sparse"]["figures"]
+
+
+def test_a_checked_figure_that_holds_is_recorded_and_passes():
+    figures = summary.Figures(SimpleNamespace(user_properties=[]))
+    figures.check("managers", 46, 46, "46")
+    figures.check("turn", 1507, 1500, within=10)
+    figures.check("speed", 0.95, 0.9, at_least=True)
+    rows = summarised(figures)
+    assert [summary.compared(rows[name]).split()[0] for name in rows] == ["==", "~=", ">="]
+    assert rows["managers"]["printed"] == "46"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, "expected 46"),
+        ({"within": 2}, "expected 46 +-2"),
+        ({"at_least": True}, "expected at least 46"),
+    ],
+)
+def test_a_checked_figure_that_fails_says_which_and_stays_in_the_summary(kwargs, expected):
+    figures = summary.Figures(SimpleNamespace(user_properties=[]))
+    with pytest.raises(AssertionError) as failed:
+        figures.check("managers", 43, 46, "46", reason="a manager was lost", **kwargs)
+    assert str(failed.value) == (
+        f"figure 'managers': measured 43, {expected}; the workshop printed '46': a manager was lost"
+    )
+    row = summarised(figures)["managers"]
+    assert (row["measured"], row["expected"]) == (43, 46)
+    assert summary.compared(row).split()[0] in ("!=", "<")
+
+
+def test_a_check_without_an_expected_value_is_refused():
+    figures = summary.Figures(SimpleNamespace(user_properties=[]))
+    with pytest.raises(ValueError, match="use record"):
+        figures.check("speed-up", 3.2, None)
+    assert figures.item.user_properties == []
 
 
 def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:

@@ -100,7 +100,7 @@ class Figures:
         printed: Any = None,
         at_least: bool = False,
         within: float = 0,
-    ) -> None:
+    ) -> dict[str, Any]:
         """``expected`` is the figures model's value (matched ``within`` a tolerance, for a
         figure timing decides), or with ``at_least`` a target to reach, or None for a figure
         only measured (a speed-up that depends on the engine)."""
@@ -113,19 +113,65 @@ class Figures:
             "within": within,
         }
         self.item.user_properties.append(("ddbspec.figure", json.dumps(row, default=str)))
+        return row
+
+    def check(
+        self,
+        name: str,
+        measured: Any,
+        expected: Any,
+        printed: Any = None,
+        *,
+        at_least: bool = False,
+        within: float = 0,
+        reason: str = "",
+    ) -> None:
+        """Record the figure, then fail the spec unless it holds by the rule the summary
+        shows it with: the summary and the verdict cannot disagree. A figure that fails stays
+        recorded, so the summary shows what was measured."""
+        __tracebackhide__ = True
+        if expected is None:
+            raise ValueError(f"figure {name!r}: a check needs an expected value; use record")
+        row = self.record(name, measured, expected, printed, at_least, within)
+        if not holds(row):
+            raise AssertionError(failure(row, reason))
+
+
+def holds(row: dict[str, Any]) -> bool:
+    """Whether a figure is what its row expects: the model's value (within its tolerance),
+    or at least its target."""
+    measured, expected = row["measured"], row["expected"]
+    if row.get("at_least"):
+        return measured >= expected
+    if row.get("within"):
+        return measured is not None and abs(measured - expected) <= row["within"]
+    return measured == expected
+
+
+def failure(row: dict[str, Any], reason: str = "") -> str:
+    """What a failed check says: the figure, measured against expected, and why."""
+    expected = repr(row["expected"])
+    if row.get("at_least"):
+        expected = f"at least {expected}"
+    elif row.get("within"):
+        expected = f"{expected} +-{row['within']}"
+    message = f"figure {row['name']!r}: measured {row['measured']!r}, expected {expected}"
+    if row.get("printed") is not None:
+        message += f"; the workshop printed {row['printed']!r}"
+    return f"{message}: {reason}" if reason else message
 
 
 def compared(row: dict[str, Any]) -> str:
     """'== model 46', or '>= target 0.9' for a target; the sign says whether it holds."""
-    measured, expected = row["measured"], row["expected"]
+    expected = row["expected"]
     if expected is None:
         return "(measured only)"
+    held = holds(row)
     if row.get("at_least"):
-        return f"{'>=' if measured >= expected else '<'} target {expected!s:<7}"
+        return f"{'>=' if held else '<'} target {expected!s:<7}"
     if row.get("within"):
-        held = measured is not None and abs(measured - expected) <= row["within"]
         return f"{'~=' if held else '!='} model {expected!s:<8}"
-    return f"{'==' if measured == expected else '!='} model {expected!s:<8}"
+    return f"{'==' if held else '!='} model {expected!s:<8}"
 
 
 class Summary:
