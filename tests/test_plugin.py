@@ -10,7 +10,7 @@ import pytest
 from ddbspec import config, summary, targets
 from ddbspec.config import Settings
 from ddbspec.engines import registry
-from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.info import EngineInfo
 
 from suite import run_suite
 

@@ -25,7 +25,8 @@ from botocore.exceptions import ClientError
 from ddbspec.capacity.gateway import Gateway
 from ddbspec.capacity.metering import GSI_MESSAGE, TABLE_MESSAGE
 from ddbspec.capacity.model import ScaledClock, Schema, item_size, read_units, write_cost
-from ddbspec.engines import base, registry
+from ddbspec.engines import registry
+from ddbspec.engines.info import EngineInfo
 from ddbspec.workshop import tables
 
 from suite import REPO
@@ -205,12 +206,12 @@ def test_a_stopped_gateway_lets_its_port_go(stub):
 
 
 def local_client(url: str) -> Any:
-    info = base.EngineInfo(name="gateway", endpoint_url=url)
+    info = EngineInfo(name="gateway", endpoint_url=url)
     return info.client(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @pytest.fixture(scope="module")
-def dynalite(ddbspec_settings) -> base.EngineInfo:
+def dynalite(ddbspec_settings) -> EngineInfo:
     info = registry.acquire(ddbspec_settings, "dynalite")
     if info.error or info.unavailable:
         pytest.skip(f"dynalite: {info.error or info.unavailable}")
