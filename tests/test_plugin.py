@@ -11,9 +11,9 @@ import pytest
 from ddbspec import config, summary, targets
 from ddbspec.config import Settings
 from ddbspec.engines import registry
-from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.info import EngineInfo
 
-from suite import run_suite
+from suite import REPO, run_suite
 
 
 @pytest.mark.parametrize(("text", "copies"), [("1", 1), ("4", 4), ("250", 250), ("full", 250)])
@@ -199,3 +199,15 @@ def test_a_run_that_needs_no_engine_installs_and_starts_none(tmp_path, args):
     result = run_suite(*args, tmp=tmp_path, env={"XDG_CACHE_HOME": str(cache)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert list(cache.iterdir()) == []  # dynalite is installed when a spec first needs it
+
+
+def test_the_plugin_is_an_entry_point_that_conftest_does_not_load_twice(tmp_path):
+    """An installed package hands pytest its plugin (``pytest11``), named after its module, the
+    name conftest.py's ``pytest_plugins`` gives it: pytest registers it once under that name,
+    and a checkout that is not installed still loads it through conftest.py."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["pytest11"] == {"ddbspec.plugin": "ddbspec.plugin"}
+    loaded_first = run_suite("-p", "ddbspec.plugin", "--help", tmp=tmp_path)  # as pytest11 does
+    assert loaded_first.returncode == 0, loaded_first.stderr
+    assert "--scale" in loaded_first.stdout

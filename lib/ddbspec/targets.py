@@ -15,7 +15,7 @@ from filelock import FileLock
 
 from ddbspec.config import Settings
 from ddbspec.engines import registry
-from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.info import EngineInfo
 from ddbspec.engines.probes import CAPABILITIES
 from ddbspec.progress import say
 from ddbspec.workshop import tables

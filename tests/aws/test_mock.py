@@ -13,7 +13,7 @@ from moto import mock_aws
 from ddbspec.aws import account
 from ddbspec.aws.mock import Faults, action_of, answering, counted, iam_actions, parse
 from ddbspec.engines import clients
-from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.info import EngineInfo
 
 from suite import fake_aws_credentials
 

@@ -25,7 +25,8 @@ from botocore.exceptions import ClientError
 from ddbspec.capacity.gateway import Gateway
 from ddbspec.capacity.metering import GSI_MESSAGE, TABLE_MESSAGE
 from ddbspec.capacity.model import ScaledClock, Schema, item_size, read_units, write_cost
-from ddbspec.engines import base, registry
+from ddbspec.engines import registry
+from ddbspec.engines.info import EngineInfo
 from ddbspec.workshop import tables
 
 from suite import REPO
@@ -205,12 +206,12 @@ def test_a_stopped_gateway_lets_its_port_go(stub):
 
 
 def local_client(url: str) -> Any:
-    info = base.EngineInfo(name="gateway", endpoint_url=url)
+    info = EngineInfo(name="gateway", endpoint_url=url)
     return info.client(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @pytest.fixture(scope="module")
-def dynalite(ddbspec_settings) -> base.EngineInfo:
+def dynalite(ddbspec_settings) -> EngineInfo:
     info = registry.acquire(ddbspec_settings, "dynalite")
     if info.error or info.unavailable:
         pytest.skip(f"dynalite: {info.error or info.unavailable}")
@@ -441,6 +442,32 @@ def test_reads_are_metered_by_what_they_evaluate(gateway, client, table):
     )
     assert query["ConsumedCapacity"]["GlobalSecondaryIndexes"]["by_host"]["CapacityUnits"] == 0.5
     assert query["ConsumedCapacity"]["Table"]["CapacityUnits"] == 0
+
+
+def test_a_batch_get_rounds_each_item_where_a_scan_rounds_the_sum(gateway, client, table):
+    """BatchGetItem of 1.5 KB and 6.5 KB costs 4 KB + 8 KB; a Scan of them, 8 KB."""
+    name = table(write=100, index_write=100)
+    gateway.clock.skip(300)
+    items = [sized(1, int(1.5 * 1024)), sized(2, int(6.5 * 1024))]
+    for item in items:
+        client.put_item(TableName=name, Item=item)
+    keys = [{"rid": item["rid"]} for item in items]
+    batch = client.batch_get_item(
+        RequestItems={name: {"Keys": keys, "ConsistentRead": True}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert len(batch["Responses"][name]) == 2
+    assert batch["ConsumedCapacity"][0]["CapacityUnits"] == 3
+    scan = client.scan(TableName=name, ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+    assert scan["ConsumedCapacity"]["CapacityUnits"] == 2
+
+
+def sized(rid: int, size: int) -> dict[str, Any]:
+    """An item of LOGS' shape whose size is exactly ``size`` bytes."""
+    item = {"rid": {"N": str(rid)}, "ua": {"S": ""}}
+    item["ua"]["S"] = "u" * (size - item_size(item))
+    assert item_size(item) == size
+    return item
 
 
 def test_a_batch_hands_back_what_the_table_cannot_take(gateway, client, engine, table):

@@ -14,7 +14,6 @@ from ddbspec.capacity.model import (
     ScaledClock,
     Schema,
     TokenBucket,
-    batch_get_units,
     failed_write_cost,
     index_write,
     item_size,
@@ -143,10 +142,10 @@ def test_the_guides_read_examples():
     assert read_units(100, consistent=False) == 0.5
 
 
-def test_batch_get_rounds_each_item_where_query_rounds_the_sum():
-    """BatchGetItem of 1.5 KB and 6.5 KB costs 4 KB + 8 KB; a Query of them, 8 KB."""
+def test_query_rounds_the_sum():
+    """A Query of 1.5 KB and 6.5 KB costs 8 KB (BatchGetItem rounds each item: the gateway's
+    test_a_batch_get_rounds_each_item_where_a_scan_rounds_the_sum)."""
     sizes = [int(1.5 * KB), int(6.5 * KB)]
-    assert batch_get_units(sizes) == 3
     assert query_units(sizes) == 2
     assert query_units([40] * 10) == 1  # ten 40-byte items: one unit
     assert query_units([64] * 1500) == 24  # 96,000 bytes

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from ddbspec.aws.account import PROJECT_TAG, RUN_TAG, Clients, refused
 from ddbspec.config import Settings
-from ddbspec.engines.base import EngineInfo
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import GONE, EngineError, code_of
 from ddbspec.workshop.tables import Waits, delete_named, delete_table
 

@@ -5,7 +5,8 @@ metrics) and the ``Exchange`` in flight: it reads what the model needs from the 
 items a write replaces, whole items where a read projects), asks admission for the units,
 forwards, settles what the request really cost, and shapes the answer. Writes to an item
 hold its lock from that first read to the settlement, so no other write through the gateway
-can change the item in between. ``OPERATIONS`` maps each operation's name to its function.
+can change the item in between. ``OPERATIONS`` maps each operation's name to its function;
+the others (PartiQL among them, whose statements the model does not parse) go unmetered.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ from ddbspec.capacity.model import (
     write_units,
 )
 
-# Not metered, forwarded as they come: PartiQL, whose statements the model does not parse.
-UNMETERED = ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
 NAME = re.compile(r"#?[A-Za-z_][A-Za-z0-9_]*")  # a name in an expression, or its #alias
 
 # --- Single-item writes ----------------------------------------------------------------------

@@ -28,7 +28,6 @@ PROVISIONED = {"read": "ProvisionedReadCapacityUnits", "write": "ProvisionedWrit
 THROTTLE_EVENTS = {"read": "ReadThrottleEvents", "write": "WriteThrottleEvents"}
 THROTTLED_REQUESTS = "ThrottledRequests"
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
-READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
 STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 UNITS = {
     THROTTLED_REQUESTS: "Count",

@@ -146,11 +146,6 @@ def query_units(sizes: Iterable[int], consistent: bool = True) -> float:
     return read_units(sum(sizes), consistent)
 
 
-def batch_get_units(sizes: Iterable[int], consistent: bool = True) -> float:
-    """BatchGetItem (and GetItem) round each item on its own: 1.5 KB and 6.5 KB cost 4 + 8 KB."""
-    return sum(read_units(s, consistent) for s in sizes)
-
-
 # --- Tables and their indexes -----------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ import boto3
 import botocore.exceptions
 
 from ddbspec.config import Settings
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.base import Engine
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
 
 AWS_CAPABILITIES = {

@@ -1,5 +1,5 @@
-"""What every engine is: a kind that checks, starts and stops (``Engine``), and a started
-instance as the workers see it (``EngineInfo``).
+"""What every engine is: a kind that checks, starts and stops (``Engine``); what it starts is
+an ``EngineInfo`` (``ddbspec.engines.info``).
 
 Every local engine is a process of its own on 127.0.0.1 and a free port, run under
 ``ddbspec.engines.guard`` so that it ends with the test run even when the run is killed.
@@ -7,50 +7,13 @@ Every local engine is a process of its own on 127.0.0.1 and a free port, run und
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ddbspec.config import Settings
-from ddbspec.engines import clients, probes, processes
+from ddbspec.engines import probes, processes
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
-from ddbspec.workshop.tables import Waits
-
-
-@dataclass
-class EngineInfo:
-    """A started (or unavailable) engine, as the workers see it. JSON round-trips."""
-
-    name: str
-    version: str = "?"
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    capabilities: dict[str, bool] = field(default_factory=dict)
-    pid: int | None = None
-    container: str | None = None
-    poll: float = 0.05
-    timeout: float = 120.0
-    persistent: bool = False  # its data outlives the run (dynalite on disk)
-    build: str = ""  # what the install is, where data outlives the run: what kept data needs
-    unavailable: str | None = None  # specs on it skip, with this reason
-    error: str | None = None  # it failed to start: specs on it fail, with this message
-
-    @property
-    def waits(self) -> Waits:
-        """How long this engine's tables may take to change (AWS: minutes)."""
-        return Waits(poll=self.poll, timeout=self.timeout)
-
-    def client(self, service: str = "dynamodb", **config: Any) -> Any:
-        return clients.client(self, service, **config)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> EngineInfo:
-        return cls(**json.loads(text))
 
 
 class Engine:

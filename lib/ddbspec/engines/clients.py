@@ -5,13 +5,10 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
-
-if TYPE_CHECKING:
-    from ddbspec.engines.base import EngineInfo
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "ddbspec", "aws_secret_access_key": "ddbspec"}
 
@@ -76,8 +73,10 @@ class Retries:
 RETRIES = Retries()
 
 
-def client(info: EngineInfo, service: str = "dynamodb", **config: Any) -> Any:
-    """A client for ``service`` on the engine; ``config`` overrides botocore's Config.
+def client(region: str, endpoint_url: str | None, service: str = "dynamodb", **config: Any) -> Any:
+    """A client for ``service`` at ``endpoint_url`` (None: AWS); ``config`` overrides
+    botocore's Config. It takes an engine's address, not its ``EngineInfo``, so that this
+    module depends on no other of the engines.
 
     Parameters are left to the server to validate: botocore's own check of every request
     costs the client more CPU than the engine's work on a 2-core machine, and the server
@@ -85,17 +84,17 @@ def client(info: EngineInfo, service: str = "dynamodb", **config: Any) -> Any:
     """
     settings: dict[str, Any] = {
         "parameter_validation": False,
-        "retries": {"mode": "adaptive" if info.endpoint_url is None else "standard"},
+        "retries": {"mode": "adaptive" if endpoint_url is None else "standard"},
         "max_pool_connections": 32,
         **config,
     }
-    kwargs: dict[str, Any] = {"region_name": info.region, "config": Config(**settings)}
-    if info.endpoint_url is None:  # AWS: the credential chain as it is now
+    kwargs: dict[str, Any] = {"region_name": region, "config": Config(**settings)}
+    if endpoint_url is None:  # AWS: the credential chain as it is now
         made = boto3.session.Session().client(service, **kwargs)
     else:
         with LOCAL_SESSION_LOCK:  # a session is not thread-safe; its clients are
             made = local_session().client(
-                service, endpoint_url=info.endpoint_url, **LOCAL_CREDENTIALS, **kwargs
+                service, endpoint_url=endpoint_url, **LOCAL_CREDENTIALS, **kwargs
             )
     RETRIES.watch(made)
     return made

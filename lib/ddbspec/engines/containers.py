@@ -19,7 +19,8 @@ from typing import Any
 from ddbspec import waiting
 from ddbspec.config import Settings
 from ddbspec.engines import images, processes
-from ddbspec.engines.base import Engine, EngineInfo, answers
+from ddbspec.engines.base import Engine, answers
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
 
 RUN_LABEL = "ddbspec.run"

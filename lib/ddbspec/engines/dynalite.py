@@ -14,7 +14,8 @@ from filelock import FileLock
 
 from ddbspec.config import Settings
 from ddbspec.engines import processes
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.base import Engine
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
 from ddbspec.workshop.tables import delete_named
 

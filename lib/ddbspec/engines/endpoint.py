@@ -5,7 +5,8 @@ from __future__ import annotations
 import botocore.exceptions
 
 from ddbspec.config import Settings
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.base import Engine
+from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
 
 

@@ -7,7 +7,8 @@ import sys
 
 from ddbspec.config import Settings
 from ddbspec.engines import processes
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.base import Engine
+from ddbspec.engines.info import EngineInfo
 
 
 class Moto(Engine):

@@ -9,10 +9,11 @@ from filelock import FileLock
 
 from ddbspec.config import Settings
 from ddbspec.engines.aws import Aws
-from ddbspec.engines.base import Engine, EngineInfo
+from ddbspec.engines.base import Engine
 from ddbspec.engines.containers import Container
 from ddbspec.engines.dynalite import Dynalite
 from ddbspec.engines.endpoint import Endpoint
+from ddbspec.engines.info import EngineInfo
 from ddbspec.engines.moto import Moto
 from ddbspec.errors import EngineError
 

@@ -1,0 +1,1 @@
+"""The live-account path (account, cost, sweep, Lambda) and its in-process mock."""

@@ -1,0 +1,1 @@
+"""DynamoDB's provisioned throughput emulated: the model, the metering and the gateway."""

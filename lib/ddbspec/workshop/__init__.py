@@ -1,0 +1,1 @@
+"""The workshop's patterns as plain boto3 code, what the specs read like."""
