@@ -191,9 +191,9 @@ class Summary:
             if key == "ddbspec.engine":
                 result["engines"].add(value)
             elif key == "ddbspec.retries":
-                self.retries.update(json.loads(value))
+                self.retries.update(json.loads(str(value)))
             elif key == "ddbspec.figure":
-                row = json.loads(value)
+                row = json.loads(str(value))
                 result["figures"][row["name"]] = row
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
