@@ -349,39 +349,108 @@ def deployed(
     remove(clients, d, timeout, poll, progress)
 
 
-def _create(
-    clients: Clients,
-    d: Deployment,
-    tags: dict[str, str],
-    timeout: float,
-    poll: float,
-    progress: Progress,
-) -> None:
-    iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
-    n = d.names
+@dataclass
+class _Work:
+    """What every step works with: the clients, the deployment, and how long to wait."""
 
-    progress(f"creating log group {n.log_group}")
-    logs.create_log_group(logGroupName=n.log_group, **({"tags": tags} if tags else {}))
-    d.created.append("log group")
-    logs.put_retention_policy(logGroupName=n.log_group, retentionInDays=LOG_RETENTION_DAYS)
+    iam: Any
+    lam: Any
+    logs: Any
+    d: Deployment
+    timeout: float
+    poll: float
+    progress: Progress
+    tags: dict[str, str] = field(default_factory=dict)
 
-    progress(f"creating role {n.role} (trust: lambda.amazonaws.com)")
-    role = iam.create_role(
+    @classmethod
+    def of(
+        cls,
+        clients: Clients,
+        d: Deployment,
+        timeout: float,
+        poll: float,
+        progress: Progress,
+        tags: dict[str, str] | None = None,
+    ) -> _Work:
+        iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
+        return cls(iam, lam, logs, d, timeout, poll, progress, dict(tags or {}))
+
+    def until(self, what: str, check: Callable[[], Any]) -> Any:
+        return _until(what, check, self.timeout, self.poll, self.progress)
+
+    def retrying(
+        self, what: str, call: Callable[[], Any], retry_if: Callable[[ClientError], bool]
+    ) -> Any:
+        return _retrying(what, call, retry_if, self.timeout, self.poll, self.progress)
+
+
+def _nothing(w: _Work) -> None:
+    """A step with nothing to do once its resource exists."""
+
+
+def _never(d: Deployment) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One resource of the deployment: how it is made, deleted, and deleted by hand.
+
+    ``deployed()`` walks ``STEPS`` in order and ``remove`` in reverse, so that what is
+    created and what is removed cannot drift apart.
+    """
+
+    what: str  # its name in Deployment.created
+    create: Callable[[_Work], None]  # makes it, and notes its ARN or id on the deployment
+    delete: Callable[[_Work], None]
+    by_hand: Callable[[Deployment], str]  # the command that deletes it
+    settle: Callable[[_Work], None] = _nothing  # once noted as created: settings, waits
+    made_elsewhere: Callable[[Deployment], bool] = _never  # may exist though not created here
+
+
+def _create_log_group(w: _Work) -> None:
+    w.progress(f"creating log group {w.d.names.log_group}")
+    w.logs.create_log_group(
+        logGroupName=w.d.names.log_group, **({"tags": w.tags} if w.tags else {})
+    )
+
+
+def _keep_logs_briefly(w: _Work) -> None:
+    w.logs.put_retention_policy(
+        logGroupName=w.d.names.log_group, retentionInDays=LOG_RETENTION_DAYS
+    )
+
+
+def _create_role(w: _Work) -> None:
+    n = w.d.names
+    w.progress(f"creating role {n.role} (trust: lambda.amazonaws.com)")
+    role = w.iam.create_role(
         RoleName=n.role,
         Path="/service-role/",
         AssumeRolePolicyDocument=json.dumps(trust_policy()),
         Description="ddbspec exercise 8: the replication function's role, for one run",
-        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        Tags=[{"Key": k, "Value": v} for k, v in w.tags.items()],
     )["Role"]
-    d.role_arn = role["Arn"]
-    d.created.append("role")
-    iam.put_role_policy(RoleName=n.role, PolicyName=n.policy, PolicyDocument=json.dumps(d.policy))
-    d.created.append("role policy")
+    w.d.role_arn = role["Arn"]
 
-    progress(f"creating function {n.function} ({RUNTIME}, {HANDLER})")
-    function = _retrying(
+
+def _put_role_policy(w: _Work) -> None:
+    n = w.d.names
+    w.iam.put_role_policy(
+        RoleName=n.role, PolicyName=n.policy, PolicyDocument=json.dumps(w.d.policy)
+    )
+
+
+def _role_not_assumable_yet(e: ClientError) -> bool:
+    return code_of(e) == "InvalidParameterValueException" and "role" in str(e).lower()
+
+
+def _create_function(w: _Work) -> None:
+    d, n = w.d, w.d.names
+    w.progress(f"creating function {n.function} ({RUNTIME}, {HANDLER})")
+    function = w.retrying(
         "create-function",
-        lambda: lam.create_function(
+        lambda: w.lam.create_function(
             FunctionName=n.function,
             Runtime=RUNTIME,
             Role=d.role_arn,
@@ -390,52 +459,16 @@ def _create(
             Timeout=FUNCTION_TIMEOUT,
             Description="ddbspec exercise 8: applies tlog's stream to its replica",
             Environment={"Variables": {"REPLICA_TABLE": d.replica_table}},
-            Tags=tags,
+            Tags=w.tags,
         ),
-        lambda e: code_of(e) == "InvalidParameterValueException" and "role" in str(e).lower(),
-        timeout,
-        poll,
-        progress,
+        _role_not_assumable_yet,
     )
     d.function_arn = function["FunctionArn"]
-    d.created.append("function")
-    _until(
-        f"function {n.function} active",
-        lambda: _function_ready(lam, n.function),
-        timeout,
-        poll,
-        progress,
-    )
 
-    progress(f"mapping the stream to the function (batch {BATCH_SIZE}, {STARTING_POSITION})")
-    mapping = _retrying(
-        "create-event-source-mapping",
-        lambda: lam.create_event_source_mapping(
-            EventSourceArn=d.stream_arn,
-            FunctionName=n.function,
-            Enabled=True,
-            BatchSize=BATCH_SIZE,
-            StartingPosition=STARTING_POSITION,
-            BisectBatchOnFunctionError=True,
-            **({"Tags": tags} if tags else {}),
-        ),
-        lambda e: (
-            code_of(e) == "InvalidParameterValueException"
-            and "cannot access stream" in str(e).lower()
-        ),
-        timeout,
-        poll,
-        progress,
-    )
-    d.mapping_uuid = mapping["UUID"]
-    d.created.append("event source mapping")
-    _until(
-        "event source mapping enabled",
-        lambda: lam.get_event_source_mapping(UUID=d.mapping_uuid)["State"] == "Enabled",
-        timeout,
-        poll,
-        progress,
-    )
+
+def _function_active(w: _Work) -> None:
+    name = w.d.names.function
+    w.until(f"function {name} active", lambda: _function_ready(w.lam, name))
 
 
 def _function_ready(lam: Any, name: str) -> bool:
@@ -444,6 +477,121 @@ def _function_ready(lam: Any, name: str) -> bool:
     if state == "Failed":
         raise DeployError(f"function {name} failed to start: {config.get('StateReason')}")
     return state == "Active"
+
+
+def _stream_not_readable_yet(e: ClientError) -> bool:
+    return (
+        code_of(e) == "InvalidParameterValueException" and "cannot access stream" in str(e).lower()
+    )
+
+
+def _create_mapping(w: _Work) -> None:
+    d = w.d
+    w.progress(f"mapping the stream to the function (batch {BATCH_SIZE}, {STARTING_POSITION})")
+    mapping = w.retrying(
+        "create-event-source-mapping",
+        lambda: w.lam.create_event_source_mapping(
+            EventSourceArn=d.stream_arn,
+            FunctionName=d.names.function,
+            Enabled=True,
+            BatchSize=BATCH_SIZE,
+            StartingPosition=STARTING_POSITION,
+            BisectBatchOnFunctionError=True,
+            **({"Tags": w.tags} if w.tags else {}),
+        ),
+        _stream_not_readable_yet,
+    )
+    d.mapping_uuid = mapping["UUID"]
+
+
+def _mapping_enabled(w: _Work) -> None:
+    w.until(
+        "event source mapping enabled",
+        lambda: w.lam.get_event_source_mapping(UUID=w.d.mapping_uuid)["State"] == "Enabled",
+    )
+
+
+def _delete_mapping(w: _Work) -> None:
+    """Delete the mapping and wait until it is gone: no invocation may still run (and log)
+    once the function and the log group go."""
+
+    def deleted() -> bool:
+        try:
+            w.lam.delete_event_source_mapping(UUID=w.d.mapping_uuid)
+        except ClientError as e:
+            if code_of(e) == "ResourceInUseException":  # still Creating or Updating
+                return False
+            if code_of(e) not in GONE:
+                raise
+        return True
+
+    def absent() -> bool:
+        try:
+            w.lam.get_event_source_mapping(UUID=w.d.mapping_uuid)
+        except ClientError as e:
+            if code_of(e) in GONE:
+                return True
+            raise
+        return False
+
+    w.until("event source mapping deleted", deleted)
+    w.until("event source mapping gone", absent)
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "log group",
+        _create_log_group,
+        lambda w: w.logs.delete_log_group(logGroupName=w.d.names.log_group),
+        lambda d: f"aws logs delete-log-group --log-group-name {d.names.log_group}",
+        settle=_keep_logs_briefly,
+        made_elsewhere=lambda d: bool(d.function_arn),  # a function that ran may have made it
+    ),
+    Step(
+        "role",
+        _create_role,
+        lambda w: w.iam.delete_role(RoleName=w.d.names.role),
+        lambda d: f"aws iam delete-role --role-name {d.names.role}",
+    ),
+    Step(
+        "role policy",
+        _put_role_policy,
+        lambda w: w.iam.delete_role_policy(RoleName=w.d.names.role, PolicyName=w.d.names.policy),
+        lambda d: (
+            f"aws iam delete-role-policy --role-name {d.names.role} --policy-name {d.names.policy}"
+        ),
+    ),
+    Step(
+        "function",
+        _create_function,
+        lambda w: w.lam.delete_function(FunctionName=w.d.names.function),
+        lambda d: f"aws lambda delete-function --function-name {d.names.function}",
+        settle=_function_active,
+    ),
+    Step(
+        "event source mapping",
+        _create_mapping,
+        _delete_mapping,
+        lambda d: f"aws lambda delete-event-source-mapping --uuid {d.mapping_uuid}",
+        settle=_mapping_enabled,
+    ),
+)
+
+
+def _create(
+    clients: Clients,
+    d: Deployment,
+    tags: dict[str, str],
+    timeout: float,
+    poll: float,
+    progress: Progress,
+) -> None:
+    """Create every step's resource in order, noting each in ``d.created`` once it exists."""
+    w = _Work.of(clients, d, timeout, poll, progress, tags)
+    for step in STEPS:
+        step.create(w)
+        d.created.append(step.what)
+        step.settle(w)
 
 
 def remove(
@@ -455,88 +603,37 @@ def remove(
 ) -> None:
     """Delete what ``d`` created, newest first; every step is tried even if one fails or
     Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
-    iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
-    n = d.names
-
-    def mapping() -> None:
-        def deleted() -> bool:
-            try:
-                lam.delete_event_source_mapping(UUID=d.mapping_uuid)
-            except ClientError as e:
-                if code_of(e) == "ResourceInUseException":  # still Creating or Updating
-                    return False
-                if code_of(e) not in GONE:
-                    raise
-            return True
-
-        _until("event source mapping deleted", deleted, timeout, poll, progress)
-        # no invocation may still run (and log) once the function and log group go
-
-        def absent() -> bool:
-            try:
-                lam.get_event_source_mapping(UUID=d.mapping_uuid)
-            except ClientError as e:
-                if code_of(e) in GONE:
-                    return True
-                raise
-            return False
-
-        _until("event source mapping gone", absent, timeout, poll, progress)
-
-    steps: list[tuple[str, Callable[[], Any], str]] = [
-        (
-            "event source mapping",
-            mapping,
-            f"aws lambda delete-event-source-mapping --uuid {d.mapping_uuid}",
-        ),
-        (
-            "function",
-            lambda: lam.delete_function(FunctionName=n.function),
-            f"aws lambda delete-function --function-name {n.function}",
-        ),
-        (
-            "role policy",
-            lambda: iam.delete_role_policy(RoleName=n.role, PolicyName=n.policy),
-            f"aws iam delete-role-policy --role-name {n.role} --policy-name {n.policy}",
-        ),
-        (
-            "role",
-            lambda: iam.delete_role(RoleName=n.role),
-            f"aws iam delete-role --role-name {n.role}",
-        ),
-        (
-            "log group",
-            lambda: logs.delete_log_group(logGroupName=n.log_group),
-            f"aws logs delete-log-group --log-group-name {n.log_group}",
-        ),
-    ]
+    w = _Work.of(clients, d, timeout, poll, progress)
     failed: list[str] = []
     interrupted: BaseException | None = None
-    for what, delete, by_hand in steps:
-        if what not in d.created and not (what == "log group" and d.function_arn):
-            continue  # (a function that ran may have made its log group itself)
-        progress(f"deleting {what}")
+    for step in reversed(STEPS):
+        if step.what not in d.created and not step.made_elsewhere(d):
+            continue
+        progress(f"deleting {step.what}")
         try:
-            delete()
-        except ClientError as e:
-            if code_of(e) not in GONE:
-                failed.append(f"{what}: {e} -- delete it with: {by_hand}")
-                continue
+            _delete(step, w)
         except KeyboardInterrupt as e:  # finish the cleanup first, then stop
             interrupted = e
-            failed.append(f"{what}: interrupted -- delete it with: {by_hand}")
-            continue
+            failed.append(f"{step.what}: interrupted -- delete it with: {step.by_hand(d)}")
         except Exception as e:
-            failed.append(f"{what}: {e} -- delete it with: {by_hand}")
-            continue
-        if what in d.created:
-            d.created.remove(what)
+            failed.append(f"{step.what}: {e} -- delete it with: {step.by_hand(d)}")
     if failed:
         log.error("exercise 8's AWS resources not removed: %s", failed)
     if interrupted is not None:
         raise interrupted
     if failed:
         raise DeployError("could not remove everything the run created:\n  " + "\n  ".join(failed))
+
+
+def _delete(step: Step, w: _Work) -> None:
+    """Delete one step's resource; one that is gone already counts as deleted."""
+    try:
+        step.delete(w)
+    except ClientError as e:
+        if code_of(e) not in GONE:
+            raise
+    if step.what in w.d.created:
+        w.d.created.remove(step.what)
 
 
 def leftovers(clients: Clients, d: Deployment) -> list[str]:

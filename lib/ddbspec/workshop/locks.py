@@ -12,7 +12,7 @@ for a change this small: move_employee_transaction is that alternative.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -77,6 +77,92 @@ def _master(
     return items["master"]
 
 
+_NAMES = {
+    "#state": "state",
+    "#city": "city",
+    "#dept": "dept",
+    "#city_dept": "city_dept",
+    "#lock": "lock",
+    "#owner": "lock_owner",
+    "#expires": "lock_expires",
+}
+
+
+@dataclass(frozen=True)
+class _MoveWrites:
+    """The writes of one move, built here only, so that the lock and the transaction versions
+    of exercise 7 write the same items: the master's new location, every other location item
+    deleted, the new one put. As TransactWriteItems actions; move_employee sends them one by one.
+    """
+
+    table: str
+    employeeid: int
+    state: str
+    city: str
+    dept: str
+
+    def master(self, lock: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The master's update: the new location, ``lock`` (what becomes of the lock), on
+        ``condition``; ``values`` are the lock's and the condition's."""
+        return {
+            "TableName": self.table,
+            "Key": _key(self.employeeid, "master"),
+            "UpdateExpression": "SET #state = :state, #city = :city, #dept = :dept, "
+            f"#city_dept = :city_dept, {lock}",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": dict(_NAMES),
+            "ExpressionAttributeValues": serialize(
+                {
+                    ":state": self.state,
+                    ":city": self.city,
+                    ":dept": self.dept,
+                    ":city_dept": f"{self.city}:{self.dept}",
+                    **values,
+                }
+            ),
+        }
+
+    def locations(self, items: Iterable[str], old: dict[str, Any]) -> list[dict[str, Any]]:
+        """Delete each location item (of ``items``, the employee's colA) but the new one, then
+        put the new one with the name and hire date of ``old``, the master before the move."""
+        new_col = f"state:{self.state}"
+        actions: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self.table, "Key": _key(self.employeeid, col_a)}}
+            for col_a in items
+            if col_a.startswith("state:") and col_a != new_col
+        ]
+        item = {
+            "employeeid": self.employeeid,
+            "colA": new_col,
+            "name": old["name"],
+            "hire_date": old["hire_date"],
+        }
+        actions.append({"Put": {"TableName": self.table, "Item": serialize(item)}})
+        return actions
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """A holder's token and deadline, on the clock it is read from."""
+
+    owner: str
+    seconds: float
+    taken: float
+    now: Callable[[], float]
+
+    @property
+    def expires(self) -> float:
+        return self.taken + self.seconds
+
+    def check(self, employeeid: int) -> None:
+        """Raise LockLost once the lease has run out: another writer may hold the lock now."""
+        if self.now() >= self.expires:
+            raise LockLost(
+                f"employee {employeeid}: the lease of {self.owner} ran out ({self.seconds:g} s) "
+                "before its writes were done; a later writer will repair the location items"
+            )
+
+
 def move_employee(
     client: Any,
     table: str,
@@ -99,75 +185,54 @@ def move_employee(
     replace by reading the employee's partition: a takeover also cleans up what a dead
     holder left half done. release=False leaves the lock held, as a writer that died would.
     """
-    started = now()
-    expires = started + lease_seconds
-    try:
-        response = client.update_item(
-            TableName=table,
-            Key=_key(employeeid, "master"),
-            UpdateExpression="SET #state = :state, #city = :city, #dept = :dept, "
-            "#city_dept = :city_dept, #lock = :held, #owner = :me, #expires = :expires",
-            ConditionExpression="#lock = :free OR #expires < :now",
-            ExpressionAttributeNames={
-                "#state": "state",
-                "#city": "city",
-                "#dept": "dept",
-                "#city_dept": "city_dept",
-                "#lock": "lock",
-                "#owner": "lock_owner",
-                "#expires": "lock_expires",
-            },
-            ExpressionAttributeValues=serialize(
-                {
-                    ":state": state,
-                    ":city": city,
-                    ":dept": dept,
-                    ":city_dept": f"{city}:{dept}",
-                    ":held": "1",
-                    ":free": "0",
-                    ":me": owner,
-                    ":expires": _epoch(expires),
-                    ":now": _epoch(started),
-                }
-            ),
-            ReturnValues="ALL_OLD",
-        )
-    except ClientError as e:
-        if not _failed_condition(e):
-            raise
-        found = _master(client, table, employeeid)
-        return MoveResult("locked", found, None)
-    old = deserialize(response["Attributes"])  # the condition held, so the item existed
-
-    def still_ours() -> None:
-        if now() >= expires:
-            raise LockLost(
-                f"employee {employeeid}: the lease of {owner} ran out ({lease_seconds:g} s) "
-                "before its writes were done; a later writer will repair the location items"
-            )
-
-    new_col = f"state:{state}"
-    for col_a in employee_items(client, table, employeeid):
-        if col_a.startswith("state:") and col_a != new_col:
-            still_ours()
-            client.delete_item(TableName=table, Key=_key(employeeid, col_a))
-    still_ours()
-    client.put_item(
-        TableName=table,
-        Item=serialize(
-            {
-                "employeeid": employeeid,
-                "colA": new_col,
-                "name": old["name"],
-                "hire_date": old["hire_date"],
-            }
-        ),
-    )
+    writes = _MoveWrites(table, employeeid, state, city, dept)
+    lease = _Lease(owner, lease_seconds, now(), now)
+    old = _acquire(client, writes, lease)
+    if old is None:
+        return MoveResult("locked", _master(client, table, employeeid), None)
+    _move_locations(client, writes, old, lease)
     if while_holding:
         while_holding()
     if not release:
-        new = _master(client, table, employeeid)
-        return MoveResult("updated", old, new)
+        return MoveResult("updated", old, _master(client, table, employeeid))
+    return MoveResult("updated", old, _release(client, table, employeeid, owner))
+
+
+def _acquire(client: Any, writes: _MoveWrites, lease: _Lease) -> dict[str, Any] | None:
+    """Take the lock (free, or its lease expired) and move the master in one conditional
+    update; the master as it was, or None if another writer holds the lock."""
+    update = writes.master(
+        "#lock = :held, #owner = :me, #expires = :expires",
+        "#lock = :free OR #expires < :now",
+        {
+            ":held": "1",
+            ":free": "0",
+            ":me": lease.owner,
+            ":expires": _epoch(lease.expires),
+            ":now": _epoch(lease.taken),
+        },
+    )
+    try:
+        response = client.update_item(**update, ReturnValues="ALL_OLD")
+    except ClientError as e:
+        if not _failed_condition(e):
+            raise
+        return None
+    return deserialize(response["Attributes"])  # the condition held, so the item existed
+
+
+def _move_locations(client: Any, writes: _MoveWrites, old: dict[str, Any], lease: _Lease) -> None:
+    """The location items' writes, one request each, each only while the lease holds; the
+    partition is read first, so a stale item a dead holder left is deleted too."""
+    items = employee_items(client, writes.table, writes.employeeid)
+    for action in writes.locations(items, old):
+        lease.check(writes.employeeid)
+        ((kind, request),) = action.items()
+        {"Put": client.put_item, "Delete": client.delete_item}[kind](**request)
+
+
+def _release(client: Any, table: str, employeeid: int, owner: str) -> dict[str, Any]:
+    """Set the lock free if ``owner`` still holds it; the master after it."""
     try:
         response = client.update_item(
             TableName=table,
@@ -189,7 +254,7 @@ def move_employee(
             f"employee {employeeid}: {owner} no longer held the lock when releasing it; "
             "another writer took the expired lease over"
         ) from None
-    return MoveResult("updated", old, deserialize(response["Attributes"]))
+    return deserialize(response["Attributes"])
 
 
 def move_employee_transaction(
@@ -208,65 +273,36 @@ def move_employee_transaction(
     state is a condition too, so a move committed between this read and the transaction
     makes it read again instead of deleting the wrong location item.
     """
+    writes = _MoveWrites(table, employeeid, state, city, dept)
     for _ in range(_TRANSACTION_RETRIES):
-        items = employee_items(client, table, employeeid)
-        old = _master(client, table, employeeid, items)
-        new_col = f"state:{state}"
-        actions: list[dict[str, Any]] = [
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": _key(employeeid, "master"),
-                    "UpdateExpression": "SET #state = :state, #city = :city, #dept = :dept, "
-                    "#city_dept = :city_dept, #lock = :free REMOVE #owner, #expires",
-                    "ConditionExpression": "(#lock = :free OR #expires < :now) AND #state = :old",
-                    "ExpressionAttributeNames": {
-                        "#state": "state",
-                        "#city": "city",
-                        "#dept": "dept",
-                        "#city_dept": "city_dept",
-                        "#lock": "lock",
-                        "#owner": "lock_owner",
-                        "#expires": "lock_expires",
-                    },
-                    "ExpressionAttributeValues": serialize(
-                        {
-                            ":state": state,
-                            ":city": city,
-                            ":dept": dept,
-                            ":city_dept": f"{city}:{dept}",
-                            ":free": "0",
-                            ":now": _epoch(now()),
-                            ":old": old["state"],
-                        }
-                    ),
-                }
-            }
-        ]
-        actions += [
-            {"Delete": {"TableName": table, "Key": _key(employeeid, col_a)}}
-            for col_a in items
-            if col_a.startswith("state:") and col_a != new_col
-        ]
-        item = {
-            "employeeid": employeeid,
-            "colA": new_col,
-            "name": old["name"],
-            "hire_date": old["hire_date"],
-        }
-        actions.append({"Put": {"TableName": table, "Item": serialize(item)}})
-        try:
-            client.transact_write_items(TransactItems=actions)
-        except ClientError as e:
-            if code_of(e) != "TransactionCanceledException":
-                raise
-            found = _master(client, table, employeeid)
-            if lock_state(found, now()) == "held":
-                return MoveResult("locked", found, None)
-            continue  # the employee moved between the read and the transaction: read again
-        new = _master(client, table, employeeid)
-        return MoveResult("updated", old, new)
+        result = _transact(client, writes, now)
+        if result is not None:
+            return result
     raise RuntimeError(
         f"employee {employeeid}: the transaction was cancelled {_TRANSACTION_RETRIES} times "
         "although the lock was free; another writer keeps moving this employee"
     )
+
+
+def _transact(client: Any, writes: _MoveWrites, now: Callable[[], float]) -> MoveResult | None:
+    """One read and one transaction; None if the employee moved in between (read again)."""
+    table, employeeid = writes.table, writes.employeeid
+    items = employee_items(client, table, employeeid)
+    old = _master(client, table, employeeid, items)
+    update = writes.master(
+        "#lock = :free REMOVE #owner, #expires",
+        "(#lock = :free OR #expires < :now) AND #state = :old",
+        {":free": "0", ":now": _epoch(now()), ":old": old["state"]},
+    )
+    try:
+        client.transact_write_items(
+            TransactItems=[{"Update": update}, *writes.locations(items, old)]
+        )
+    except ClientError as e:
+        if code_of(e) != "TransactionCanceledException":
+            raise
+        found = _master(client, table, employeeid)
+        if lock_state(found, now()) == "held":
+            return MoveResult("locked", found, None)
+        return None  # the employee moved between the read and the transaction
+    return MoveResult("updated", old, _master(client, table, employeeid))

@@ -597,20 +597,35 @@ class Runner:
         return response.get("Records", []), response.get("NextShardIterator")
 
     def _deliver(self, shard: str, records: list[dict[str, Any]]) -> None:
-        """Invoke the handler until the batch is applied; checkpoint after each success."""
+        """Invoke the handler until the batch is applied, checkpointing after each success.
+
+        A batch too large for one event, or one that keeps failing (``retry.bisect``), is
+        split in half and each half delivered the same way, down to one record.
+        """
         if event_size(records) > self.max_event_bytes:
             if len(records) == 1:
-                r = records[0]
-                raise RecordTooLarge(
-                    f"shard {shard}: record {r['eventID']} (sequence number "
-                    f"{r['dynamodb']['SequenceNumber']}) makes an event of "
-                    f"{event_size(records)} bytes, over the {self.max_event_bytes} a function "
-                    "may receive; it was not delivered and nothing was checkpointed past it"
-                )
-            half = len(records) // 2  # as Lambda: a payload too large is split, not dropped
-            self._deliver(shard, records[:half])
-            self._deliver(shard, records[half:])
+                raise self._too_large(shard, records[0])
+            self._halves(shard, records)  # as Lambda: a payload too large is split, not dropped
             return
+        last = self._with_retries(shard, records)
+        if last is None:
+            return
+        if self._stop.is_set():
+            raise _Stopped
+        if not (self.retry.bisect and len(records) > 1):
+            raise BatchFailed(shard, records, self.retry.attempts, last) from last
+        with self._changed:
+            self.stats.bisections += 1
+        self._halves(shard, records)
+
+    def _halves(self, shard: str, records: list[dict[str, Any]]) -> None:
+        """Deliver the first half of the batch, then the second: the one place it is split."""
+        half = len(records) // 2
+        self._deliver(shard, records[:half])
+        self._deliver(shard, records[half:])
+
+    def _with_retries(self, shard: str, records: list[dict[str, Any]]) -> BaseException | None:
+        """Invoke up to ``retry.attempts`` times; None once applied, else the last failure."""
         last: BaseException | None = None
         for attempt in range(1, self.retry.attempts + 1):
             if attempt > 1 and self._stop.wait(self.retry.delay(attempt - 1)):
@@ -619,30 +634,33 @@ class Runner:
                 self._invoke(records)
             except Exception as error:  # any failure of the function fails the batch
                 last = error
-                with self._changed:
-                    self.stats.failed_invocations += 1
-                log.warning(
-                    "shard %s: batch of %d records (from %s) failed, attempt %d: %s",
-                    shard,
-                    len(records),
-                    records[0]["dynamodb"]["SequenceNumber"],
-                    attempt,
-                    error,
-                )
+                self._failed(shard, records, attempt, error)
                 continue
             self._checkpointed(shard, records)
-            return
-        assert last is not None
-        if self._stop.is_set():
-            raise _Stopped
-        if self.retry.bisect and len(records) > 1:
-            with self._changed:
-                self.stats.bisections += 1
-            half = len(records) // 2
-            self._deliver(shard, records[:half])
-            self._deliver(shard, records[half:])
-            return
-        raise BatchFailed(shard, records, self.retry.attempts, last) from last
+            return None
+        return last
+
+    def _failed(
+        self, shard: str, records: list[dict[str, Any]], attempt: int, error: Exception
+    ) -> None:
+        with self._changed:
+            self.stats.failed_invocations += 1
+        log.warning(
+            "shard %s: batch of %d records (from %s) failed, attempt %d: %s",
+            shard,
+            len(records),
+            records[0]["dynamodb"]["SequenceNumber"],
+            attempt,
+            error,
+        )
+
+    def _too_large(self, shard: str, record: dict[str, Any]) -> RecordTooLarge:
+        return RecordTooLarge(
+            f"shard {shard}: record {record['eventID']} (sequence number "
+            f"{record['dynamodb']['SequenceNumber']}) makes an event of "
+            f"{event_size([record])} bytes, over the {self.max_event_bytes} a function "
+            "may receive; it was not delivered and nothing was checkpointed past it"
+        )
 
     def _invoke(self, records: list[dict[str, Any]]) -> None:
         context = InvocationContext(
