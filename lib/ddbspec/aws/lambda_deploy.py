@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import logging
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -344,7 +345,11 @@ def deployed(
         try:
             remove(clients, d, timeout, poll, progress)
         except (DeployError, KeyboardInterrupt) as cleanup:
-            error.add_note(f"and the cleanup after it: {cleanup}")
+            note = f"and the cleanup after it: {cleanup}"
+            if sys.version_info >= (3, 11):
+                error.add_note(note)
+            else:  # no notes on exceptions before 3.11: the log keeps it
+                log.error(note)
         raise
     remove(clients, d, timeout, poll, progress)
 
