@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from ddbspec.config import Settings
 from ddbspec.targets import Target
 from ddbspec.workshop import datasets, figures, loaders, tables
 
 
 @pytest.fixture(scope="session")
-def scale(pytestconfig: pytest.Config) -> int:
+def scale(ddbspec_settings: Settings) -> int:
     """Copies of each medium log row in the log tables (--scale)."""
-    return pytestconfig.getoption("scale")
+    return ddbspec_settings.scale
 
 
 @pytest.fixture(scope="session")

@@ -128,6 +128,12 @@ def test_the_run_touches_only_its_own_tables(tmp_path):
         registry.release_all(settings)
 
 
+def test_the_scale_travels_with_the_settings_to_xdist_workers(tmp_path):
+    settings = Settings(scale=config.FULL_SCALE, store="scale-250", state_dir=tmp_path)
+    assert Settings.from_json(settings.to_json()) == settings
+    assert Settings().scale == config.DEFAULT_SCALE
+
+
 def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():
     assert config.store_for(config.DEFAULT_SCALE) is None
     assert config.store_for(config.FULL_SCALE) == "scale-250"

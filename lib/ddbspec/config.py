@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ddbspec.workshop.datasets import FULL_SCALE
+from ddbspec.errors import UsageError
+from ddbspec.workshop.datasets import FULL_SCALE, checked_scale
 
 DEFAULT_SCALE = 4
 
@@ -30,6 +31,7 @@ class Settings:
     endpoint_url: str | None = None
     region: str | None = None
     table_prefix: str = "ddbspec"
+    scale: int = DEFAULT_SCALE  # copies of each medium log row in the log tables (--scale)
     run_id: str = "local"
     keep_tables: bool = False
     aws_capacity: str = "on-demand"
@@ -53,20 +55,18 @@ class Settings:
 
 
 def scale(text: str) -> int:
-    """--scale: copies of each medium log row; 'full' is the workshop's 250."""
+    """--scale: copies of each medium log row; 'full' is the workshop's 250. The limits are
+    the workshop's (``datasets.checked_scale``), refused as argparse refuses a bad value."""
     if text == "full":
         return FULL_SCALE
     try:
         copies = int(text)
     except ValueError:
-        copies = 0
-    if not 1 <= copies <= FULL_SCALE:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: the scale is the number of copies of each medium log row, a whole "
-            f"number from 1 to {FULL_SCALE} ({FULL_SCALE}, or 'full', is the workshop's "
-            "1,000,000-item table; more would repeat requestids and so overwrite items)"
-        )
-    return copies
+        copies = 0  # refused below, naming what was typed
+    try:
+        return checked_scale(copies, text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def store_for(copies: int) -> str | None:

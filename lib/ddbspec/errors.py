@@ -5,6 +5,10 @@ class DdbSpecError(Exception):
     """Base of the suite's own errors; the plugin prints these without a traceback."""
 
 
+class UsageError(DdbSpecError):
+    """Options (or a spec's markers) that cannot be run as given; pytest's usage error."""
+
+
 class DataError(DdbSpecError):
     """A data file is missing, altered, or has a malformed row."""
 

@@ -118,6 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def decided(option: Callable[[str], Any]) -> Settings:
     """The run's settings, decided once in the controller from its options."""
+    copies = option("scale")
     return Settings(
         engine=chosen_engine(
             option("engine"), option("aws"), option("endpoint_url"), option("container_image")
@@ -125,10 +126,11 @@ def decided(option: Callable[[str], Any]) -> Settings:
         endpoint_url=option("endpoint_url"),
         region=option("region"),
         table_prefix=option("table_prefix"),
+        scale=copies,
         run_id=uuid.uuid4().hex[:8],
         keep_tables=option("keep_tables"),
         aws_capacity=option("aws_capacity"),
-        store=store_for(option("scale")),
+        store=store_for(copies),
         cache_dir=option("cache_dir"),
         state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-run-")),
         owner_pid=os.getpid(),
@@ -140,7 +142,7 @@ def decided(option: Callable[[str], Any]) -> Settings:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[SETTINGS]
-    return summary.header(settings, config.getoption("scale"), config.getoption("data_dir"))
+    return summary.header(settings, config.getoption("data_dir"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -187,7 +189,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """pytest-benchmark: what runs must share to compare (its --benchmark-compare warns)."""
-    machine_info["ddbspec"] = describe.machine(config.stash[SETTINGS], config.getoption("scale"))
+    machine_info["ddbspec"] = describe.machine(config.stash[SETTINGS])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -195,8 +197,7 @@ def pytest_benchmark_update_json(
     config: pytest.Config, benchmarks: list, output_json: dict
 ) -> None:
     """pytest-benchmark: a saved run says what it measured, where, from which commit."""
-    settings = config.stash[SETTINGS]
-    output_json["ddbspec"] = describe.run(settings, config.getoption("scale"), output_json)
+    output_json["ddbspec"] = describe.run(config.stash[SETTINGS], output_json)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from ddbspec.errors import DataError
+from ddbspec.errors import DataError, UsageError
 from ddbspec.workshop.datasets import (
     FileOrder,
     LogRow,
@@ -137,7 +137,7 @@ def test_orders_put_the_files_on_workers() -> None:
 
 def test_a_scale_out_of_range_is_refused() -> None:
     for scale in (0, -1, 251):
-        with pytest.raises(ValueError, match=r"scale .* must be 1\.\.250"):
+        with pytest.raises(UsageError, match=r"scale is .* a whole number from 1 to 250"):
             LogTableLayout.of(MEDIUM, scale, FileOrder.NATURAL)
 
 

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ddbspec.errors import DataError
+from ddbspec.errors import DataError, UsageError
 
 _CHUNK = 1 << 20
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -299,6 +299,19 @@ SHARDS = 10
 FULL_SCALE = 250
 
 
+def checked_scale(copies: int, given: str | None = None) -> int:
+    """``copies`` if each row can be copied that many times; else a UsageError naming the
+    limits (``given``: what the user typed). More copies would reach the next worker's ids."""
+    if not 1 <= copies <= FULL_SCALE:
+        raise UsageError(
+            f"{given if given is not None else copies!r}: the scale is the number of copies of "
+            f"each medium log row, a whole number from 1 to {FULL_SCALE} ({FULL_SCALE}, or "
+            "'full', is the workshop's 1,000,000-item table; more would repeat requestids and "
+            "so overwrite items)"
+        )
+    return copies
+
+
 def request_id(worker: int, copy: int, csv_requestid: int) -> int:
     return worker * WORKER_STRIDE + copy * COPY_STRIDE + csv_requestid
 
@@ -403,11 +416,7 @@ class LogTableLayout:
 
     @classmethod
     def of(cls, files: Sequence[Path], scale: int, order: FileOrder | str) -> LogTableLayout:
-        if not 1 <= scale <= FULL_SCALE:
-            raise ValueError(
-                f"scale {scale}: copies of each row must be 1..{FULL_SCALE}; more would make "
-                f"copy ids run into the next worker's and overwrite rows the model counts"
-            )
+        checked_scale(scale)
         arranged = FileOrder(order).arrange(files)
         ids = tuple(frozenset(r.requestid for r in read_log_rows(f)) for f in arranged)
         return cls(tuple(arranged), scale, ids)
