@@ -124,8 +124,8 @@ def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_worke
 
 
 @pytest.fixture(scope="module")
-def shared(target, data_dir, scale, pytestconfig):
-    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+def shared(target, data_dir, scale, capture_off):
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, capture_off())
 
 
 def test_parallel_scan(benchmark, target, shared, figures):

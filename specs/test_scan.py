@@ -20,9 +20,9 @@ from ddbspec.workshop.figures import log_printed
 
 
 @pytest.fixture(scope="module")
-def tlog(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
+def tlog(target, data_dir, scale, capture_off) -> tlog_scan.LogTable:
     """tlog_scan with the medium files in natural order: every requestid distinct."""
-    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, capture_off())
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from ddbspec.errors import UsageError
 from ddbspec.workshop.datasets import FULL_SCALE, checked_scale
 
@@ -80,28 +78,28 @@ def chosen_engine(engine: str, aws: bool, url: str | None, image: str | None = N
     """The engine that --engine, --aws, --endpoint-url and --container-image together name,
     or a usage error."""
     if url is not None and not valid_url(url):
-        raise pytest.UsageError(
+        raise UsageError(
             f"--endpoint-url {url!r} is not a URL: give the scheme, host and port, "
             "e.g. --endpoint-url http://localhost:8000"
         )
     if image and engine not in ("auto", "container"):
-        raise pytest.UsageError(f"--container-image is for --engine container, not {engine}.")
+        raise UsageError(f"--container-image is for --engine container, not {engine}.")
     if image:
         engine = "container"
     if engine == "container" and not image:
-        raise pytest.UsageError(
+        raise UsageError(
             "--engine container needs --container-image: a preset (dynamodb-local, dynalite, "
             "moto) or an image reference with --container-port."
         )
     if aws and engine not in ("auto", "aws"):
-        raise pytest.UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
+        raise UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
     if url and engine not in ("auto", "endpoint"):
-        raise pytest.UsageError(f"--endpoint-url is for --engine endpoint, not {engine}.")
+        raise UsageError(f"--endpoint-url is for --engine endpoint, not {engine}.")
     if aws and url:
-        raise pytest.UsageError("--aws and --endpoint-url contradict each other: pick one.")
+        raise UsageError("--aws and --endpoint-url contradict each other: pick one.")
     chosen = "aws" if aws else "endpoint" if url else engine
     if chosen == "endpoint" and not url:
-        raise pytest.UsageError("--engine endpoint needs --endpoint-url URL.")
+        raise UsageError("--engine endpoint needs --endpoint-url URL.")
     return chosen
 
 

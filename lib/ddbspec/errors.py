@@ -17,6 +17,18 @@ class EngineError(DdbSpecError):
     """An engine could not be provisioned, started or reached."""
 
 
+class EngineFailed(EngineError):
+    """An engine a spec needs failed to start: the spec fails with its message."""
+
+
+class NoEngineCapable(DdbSpecError):
+    """No engine of the pool has what a spec needs: the spec is skipped, saying why of each."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
 class LoadError(DdbSpecError):
     """A load did not write every item it was given."""
 

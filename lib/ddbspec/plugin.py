@@ -7,6 +7,7 @@ Engines start lazily in whichever process first needs them (``registry.acquire``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from ddbspec.config import (
     store_for,
 )
 from ddbspec.engines import clients, registry
-from ddbspec.errors import DdbSpecError
+from ddbspec.errors import DdbSpecError, EngineFailed, NoEngineCapable, UsageError
 from ddbspec.workshop.datasets import verify_manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is not None:
         config.stash[SETTINGS] = Settings.from_json(worker["ddbspec"])
         return
-    settings = decided(config.getoption)
+    try:
+        settings = decided(config.getoption)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(summary.Summary(settings.engine), "ddbspec-summary")
     progress.show_with(summary.terminal_lines(config))
@@ -216,7 +220,27 @@ def target(request: pytest.FixtureRequest, ddbspec_settings: Settings) -> target
     """The engine this spec module runs on: the first in the pool with what it ``needs``."""
     needs = [c for mark in request.node.iter_markers("needs") for c in mark.args]
     label = summary.exercise_of(str(request.node.path)).split()[-1].replace("_", "-")
-    return targets.pick(ddbspec_settings, needs, label)
+    return picked(ddbspec_settings, needs, label)
+
+
+def picked(settings: Settings, needs: list[str], label: str) -> targets.Target:
+    """``targets.pick``, its refusals as pytest's: a usage error, a failed spec, a skip."""
+    try:
+        return targets.pick(settings, needs, label)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    except EngineFailed as error:
+        pytest.fail(str(error), pytrace=False)
+    except NoEngineCapable as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def capture_off(pytestconfig: pytest.Config) -> Callable[[], contextlib.AbstractContextManager]:
+    """A new context manager at each call, inside which pytest's output capture is off: a
+    long load's progress bar reaches the terminal (``tlog_scan.shared``'s ``terminal``)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    return contextlib.nullcontext if capture is None else capture.global_and_fixture_disabled
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,28 +83,18 @@ def builder(
     return build
 
 
-@contextlib.contextmanager
-def _terminal(config: Any) -> Iterator[None]:
-    """pytest's output capture off, so the load's progress bar reaches a terminal."""
-    capture = config.pluginmanager.getplugin("capturemanager") if config else None
-    if capture is None:
-        yield
-        return
-    with capture.global_and_fixture_disabled():
-        yield
-
-
 def shared(
     target: Any,
     data_dir: Path,
     scale: int,
     order: FileOrder | str,
-    config: Any = None,
+    terminal: contextlib.AbstractContextManager | None = None,
 ) -> LogTable:
-    """The run's tlog_scan for (scale, order) on ``target``, loaded and verified once."""
+    """The run's tlog_scan for (scale, order) on ``target``, loaded and verified once;
+    ``terminal`` is entered around the load (pytest's capture off, for its progress bar)."""
     files = [data_dir / name for name in MEDIUM_FILES]
     model = log_figures(files, scale, order)
     key = fingerprint(data_dir, files, scale, order)
-    with _terminal(config):
+    with terminal or contextlib.nullcontext():
         name = target.shared_table(tables.TLOG_SCAN, key, builder(files, scale, order, model.items))
     return LogTable(name, model)
