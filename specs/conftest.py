@@ -4,20 +4,22 @@ the log table of exercises 2-3."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ddbspec.config import Settings
 from ddbspec.targets import Target
 from ddbspec.workshop import datasets, figures, loaders, tables, tlog_scan
 from ddbspec.workshop.datasets import FileOrder
 
 
 @pytest.fixture(scope="session")
-def scale(pytestconfig: pytest.Config) -> int:
+def scale(ddbspec_settings: Settings) -> int:
     """Copies of each medium log row in the log tables (--scale)."""
-    return pytestconfig.getoption("scale")
+    return ddbspec_settings.scale
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +55,7 @@ def employees_table(target: Target, build_employees) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def tlog_natural(
-    target: Target, data_dir: Path, scale: int, pytestconfig: pytest.Config
+    target: Target, data_dir: Path, scale: int, capture_off: Callable[[], Any]
 ) -> tlog_scan.LogTable:
     """tlog_scan with the medium files in natural order: every requestid distinct."""
-    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, pytestconfig)
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.NATURAL, capture_off())

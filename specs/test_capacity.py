@@ -191,8 +191,7 @@ class LogFiles:
         """One item per row (``copies`` of each, as the parallel loader writes them: worker
         ``w`` numbers its copies from ``w * 500000``)."""
         for row in datasets.read_log_rows(self.folder / file):
-            for copy in range(copies):
-                yield datasets.log_wire_item(row, datasets.request_id(worker, copy, row.requestid))
+            yield from datasets.log_wire_items(row, worker, range(copies))
 
     def units(self, file: str) -> list[int]:
         """Write units of each row's item, by the model."""
@@ -413,7 +412,9 @@ def test_a_low_capacity_index_throttles_its_table(lab, logs, tlog_gsi_low, figur
         return bool(first) and lab.clock.now() - first[0] > THROTTLED_FOR
 
     start = lab.clock.now()
-    streams = [logs.items(f, worker=w, copies=250) for w, f in enumerate(MEDIUM_FILES)]
+    streams = [
+        logs.items(f, worker=w, copies=datasets.FULL_SCALE) for w, f in enumerate(MEDIUM_FILES)
+    ]
     log = pacing.put_in_parallel(lab.client, tlog_gsi_low.name, streams, lab.clock, ctrl_c)
     end = lab.clock.now()
     tlog_gsi_low.loads["parallel"], tlog_gsi_low.windows["parallel"] = log, (start, end)

@@ -62,7 +62,7 @@ def workshop_batches(client: Any, table: str, rows: list, clock: Any) -> int:
 
 
 def project_loader(client: Any, table: str, rows: list, clock: Any) -> int:
-    items = (datasets.log_item(row, row.requestid) for row in rows)
+    items = (datasets.log_item(row) for row in rows)
     return loaders.load(client, table, items)
 
 
@@ -71,7 +71,7 @@ def paced(client: Any, table: str, rows: list, clock: Any) -> int:
 
 
 def wire(rows: list) -> Iterator[dict[str, Any]]:
-    return (datasets.log_wire_item(row, row.requestid) for row in rows)
+    return (item for row in rows for item in datasets.log_wire_items(row))
 
 
 LOADERS: dict[str, Callable[..., int]] = {

@@ -22,11 +22,11 @@ from ddbspec.workshop import loaders, scans, tables, tlog_scan, write_ceiling
 from ddbspec.workshop.datasets import (
     FileOrder,
     LogRow,
+    LogTableLayout,
     log_item,
     log_table_items,
-    log_wire_item,
+    log_wire_items,
     read_log_rows,
-    request_id,
 )
 
 pytestmark = pytest.mark.benchmark
@@ -57,8 +57,7 @@ def part_items(part: tuple[list[LogRow], ...], scale: int) -> Iterator[dict]:
     """A part's items in wire format, worker by worker, row by row, copy by copy."""
     for worker, rows in enumerate(part):
         for row in rows:
-            for copy in range(scale):
-                yield log_wire_item(row, request_id(worker, copy, row.requestid))
+            yield from log_wire_items(row, worker, range(scale))
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +65,9 @@ def prebuilt(files, scale, parts) -> list[list[list[dict]]]:
     """Each part's BatchWriteItem batches, built before the clock starts; together, the
     items datasets.log_table_items writes."""
     built = [list(part_items(part, scale)) for part in parts]
-    table_items = log_table_items(files, scale, FileOrder.NATURAL)
+    table_items = log_table_items(LogTableLayout.of(files, scale, FileOrder.NATURAL))
     by_id = {item["requestid"]["N"]: item for part in built for item in part}
+    assert len(by_id) == sum(map(len, built))  # no id in two parts
     assert by_id == {item["requestid"]["N"]: item for item in table_items}
     return [list(loaders.batches({"PutRequest": {"Item": i}} for i in part)) for part in built]
 
@@ -84,7 +84,7 @@ def workshop_loader(resource: Any, table: str, part: tuple[list[LogRow], ...], s
         with resource.Table(table).batch_writer() as writer:
             for row in part[worker]:
                 for copy in range(scale):
-                    writer.put_item(Item=log_item(row, request_id(worker, copy, row.requestid)))
+                    writer.put_item(Item=log_item(row, worker, copy))
 
     threads = [threading.Thread(target=load_file, args=(w,)) for w in range(len(part))]
     for thread in threads:

@@ -37,8 +37,8 @@ PREFIXES = {NOT_FOUND: "404", NOT_FOUND_ON: "404 on 2017-07-21"}
 
 
 @pytest.fixture(scope="module")
-def replay(target, data_dir, scale, pytestconfig) -> tlog_scan.LogTable:
-    return tlog_scan.shared(target, data_dir, scale, FileOrder.REPLAY, pytestconfig)
+def replay(target, data_dir, scale, capture_off) -> tlog_scan.LogTable:
+    return tlog_scan.shared(target, data_dir, scale, FileOrder.REPLAY, capture_off())
 
 
 @pytest.mark.parametrize("prefix", list(PREFIXES))

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from ddbspec import config, summary, targets
+from ddbspec import config, plugin, summary, targets
 from ddbspec.config import Settings
 from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
+from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
 
 from suite import REPO, run_suite
 
@@ -109,7 +110,7 @@ def test_auto_picks_the_first_engine_with_what_the_spec_needs(monkeypatch):
 def test_a_forced_engine_without_the_capability_skips_naming_both(monkeypatch):
     fake_pool(monkeypatch, {"dynalite": DYNALITE})
     with pytest.raises(pytest.skip.Exception, match=r"dynalite lacks transactions \("):
-        targets.pick(Settings(engine="dynalite"), ["transactions"], "x")
+        plugin.picked(Settings(engine="dynalite"), ["transactions"], "x")
 
 
 def test_an_unavailable_engine_skips_with_its_reason(monkeypatch):
@@ -117,19 +118,35 @@ def test_an_unavailable_engine_skips_with_its_reason(monkeypatch):
         monkeypatch, {"dynamodb-local": EngineInfo("dynamodb-local", unavailable="no Docker")}
     )
     with pytest.raises(pytest.skip.Exception, match="no Docker"):
-        targets.pick(Settings(engine="dynamodb-local"), [], "x")
+        plugin.picked(Settings(engine="dynamodb-local"), [], "x")
 
 
 def test_an_engine_that_failed_to_start_fails_the_spec_with_its_message(monkeypatch):
     fake_pool(monkeypatch, {"dynalite": EngineInfo("dynalite", error="npm failed: E404")})
     with pytest.raises(pytest.fail.Exception, match="npm failed: E404"):
-        targets.pick(Settings(engine="dynalite"), [], "x")
+        plugin.picked(Settings(engine="dynalite"), [], "x")
 
 
 def test_an_unknown_capability_is_a_usage_error(monkeypatch):
     fake_pool(monkeypatch, {"dynalite": DYNALITE})
     with pytest.raises(pytest.UsageError, match="teleportation"):
+        plugin.picked(Settings(), ["teleportation"], "x")
+
+
+def test_the_library_refuses_with_its_own_errors_and_the_plugin_translates(monkeypatch):
+    """targets.pick knows nothing of pytest: its errors carry what the plugin shows."""
+    fake_pool(monkeypatch, {"dynalite": DYNALITE, "moto": EngineInfo("moto", error="E404")})
+    with pytest.raises(NoEngineCapable) as none:
+        targets.pick(Settings(engine="dynalite"), ["transactions"], "x")
+    assert none.value.reasons == [
+        "dynalite lacks transactions (TransactWriteItems and TransactGetItems)"
+    ]
+    with pytest.raises(EngineFailed, match=r"^engine moto: E404$"):
+        targets.pick(Settings(), ["transactions"], "x")
+    with pytest.raises(UsageError, match="teleportation"):
         targets.pick(Settings(), ["teleportation"], "x")
+    with pytest.raises(UsageError, match="--aws and --engine moto contradict"):
+        config.chosen_engine("moto", aws=True, url=None)
 
 
 def test_table_names_carry_run_worker_and_spec(monkeypatch):
@@ -176,6 +193,12 @@ def test_the_run_touches_only_its_own_tables(tmp_path):
         assert ddb.scan(TableName="someone-elses")["Items"] == [{"pk": {"S": "mine"}}]
     finally:
         registry.release_all(settings)
+
+
+def test_the_scale_travels_with_the_settings_to_xdist_workers(tmp_path):
+    settings = Settings(scale=config.FULL_SCALE, store="scale-250", state_dir=tmp_path)
+    assert Settings.from_json(settings.to_json()) == settings
+    assert Settings().scale == config.DEFAULT_SCALE
 
 
 def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():

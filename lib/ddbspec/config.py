@@ -10,9 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from ddbspec.workshop.datasets import FULL_SCALE
+from ddbspec.errors import UsageError
+from ddbspec.workshop.datasets import FULL_SCALE, checked_scale
 
 DEFAULT_SCALE = 4
 
@@ -30,6 +29,7 @@ class Settings:
     endpoint_url: str | None = None
     region: str | None = None
     table_prefix: str = "ddbspec"
+    scale: int = DEFAULT_SCALE  # copies of each medium log row in the log tables (--scale)
     run_id: str = "local"
     keep_tables: bool = False
     aws_capacity: str = "on-demand"
@@ -53,20 +53,18 @@ class Settings:
 
 
 def scale(text: str) -> int:
-    """--scale: copies of each medium log row; 'full' is the workshop's 250."""
+    """--scale: copies of each medium log row; 'full' is the workshop's 250. The limits are
+    the workshop's (``datasets.checked_scale``), refused as argparse refuses a bad value."""
     if text == "full":
         return FULL_SCALE
     try:
         copies = int(text)
     except ValueError:
-        copies = 0
-    if not 1 <= copies <= FULL_SCALE:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: the scale is the number of copies of each medium log row, a whole "
-            f"number from 1 to {FULL_SCALE} ({FULL_SCALE}, or 'full', is the workshop's "
-            "1,000,000-item table; more would repeat requestids and so overwrite items)"
-        )
-    return copies
+        copies = 0  # refused below, naming what was typed
+    try:
+        return checked_scale(copies, text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def store_for(copies: int) -> str | None:
@@ -80,28 +78,28 @@ def chosen_engine(engine: str, aws: bool, url: str | None, image: str | None = N
     """The engine that --engine, --aws, --endpoint-url and --container-image together name,
     or a usage error."""
     if url is not None and not valid_url(url):
-        raise pytest.UsageError(
+        raise UsageError(
             f"--endpoint-url {url!r} is not a URL: give the scheme, host and port, "
             "e.g. --endpoint-url http://localhost:8000"
         )
     if image and engine not in ("auto", "container"):
-        raise pytest.UsageError(f"--container-image is for --engine container, not {engine}.")
+        raise UsageError(f"--container-image is for --engine container, not {engine}.")
     if image:
         engine = "container"
     if engine == "container" and not image:
-        raise pytest.UsageError(
+        raise UsageError(
             "--engine container needs --container-image: a preset (dynamodb-local, dynalite, "
             "moto) or an image reference with --container-port."
         )
     if aws and engine not in ("auto", "aws"):
-        raise pytest.UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
+        raise UsageError(f"--aws and --engine {engine} contradict each other: pick one.")
     if url and engine not in ("auto", "endpoint"):
-        raise pytest.UsageError(f"--endpoint-url is for --engine endpoint, not {engine}.")
+        raise UsageError(f"--endpoint-url is for --engine endpoint, not {engine}.")
     if aws and url:
-        raise pytest.UsageError("--aws and --endpoint-url contradict each other: pick one.")
+        raise UsageError("--aws and --endpoint-url contradict each other: pick one.")
     chosen = "aws" if aws else "endpoint" if url else engine
     if chosen == "endpoint" and not url:
-        raise pytest.UsageError("--engine endpoint needs --endpoint-url URL.")
+        raise UsageError("--engine endpoint needs --endpoint-url URL.")
     return chosen
 
 

@@ -7,6 +7,7 @@ Engines start lazily in whichever process first needs them (``registry.acquire``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from ddbspec.config import (
     store_for,
 )
 from ddbspec.engines import clients, registry
-from ddbspec.errors import DdbSpecError
+from ddbspec.errors import DdbSpecError, EngineFailed, NoEngineCapable, UsageError
 from ddbspec.workshop.datasets import verify_manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +119,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def decided(option: Callable[[str], Any]) -> Settings:
     """The run's settings, decided once in the controller from its options."""
+    copies = option("scale")
     return Settings(
         engine=chosen_engine(
             option("engine"), option("aws"), option("endpoint_url"), option("container_image")
@@ -125,10 +127,11 @@ def decided(option: Callable[[str], Any]) -> Settings:
         endpoint_url=option("endpoint_url"),
         region=option("region"),
         table_prefix=option("table_prefix"),
+        scale=copies,
         run_id=uuid.uuid4().hex[:8],
         keep_tables=option("keep_tables"),
         aws_capacity=option("aws_capacity"),
-        store=store_for(option("scale")),
+        store=store_for(copies),
         cache_dir=option("cache_dir"),
         state_dir=Path(tempfile.mkdtemp(prefix="ddbspec-run-")),
         owner_pid=os.getpid(),
@@ -140,7 +143,7 @@ def decided(option: Callable[[str], Any]) -> Settings:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[SETTINGS]
-    return summary.header(settings, config.getoption("scale"), config.getoption("data_dir"))
+    return summary.header(settings, config.getoption("data_dir"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -148,7 +151,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is not None:
         config.stash[SETTINGS] = Settings.from_json(worker["ddbspec"])
         return
-    settings = decided(config.getoption)
+    try:
+        settings = decided(config.getoption)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(summary.Summary(settings.engine), "ddbspec-summary")
     progress.show_with(summary.terminal_lines(config))
@@ -187,7 +193,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """pytest-benchmark: what runs must share to compare (its --benchmark-compare warns)."""
-    machine_info["ddbspec"] = describe.machine(config.stash[SETTINGS], config.getoption("scale"))
+    machine_info["ddbspec"] = describe.machine(config.stash[SETTINGS])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -195,8 +201,7 @@ def pytest_benchmark_update_json(
     config: pytest.Config, benchmarks: list, output_json: dict
 ) -> None:
     """pytest-benchmark: a saved run says what it measured, where, from which commit."""
-    settings = config.stash[SETTINGS]
-    output_json["ddbspec"] = describe.run(settings, config.getoption("scale"), output_json)
+    output_json["ddbspec"] = describe.run(config.stash[SETTINGS], output_json)
 
 
 @pytest.fixture(scope="session")
@@ -215,7 +220,27 @@ def target(request: pytest.FixtureRequest, ddbspec_settings: Settings) -> target
     """The engine this spec module runs on: the first in the pool with what it ``needs``."""
     needs = [c for mark in request.node.iter_markers("needs") for c in mark.args]
     label = summary.exercise_of(str(request.node.path)).split()[-1].replace("_", "-")
-    return targets.pick(ddbspec_settings, needs, label)
+    return picked(ddbspec_settings, needs, label)
+
+
+def picked(settings: Settings, needs: list[str], label: str) -> targets.Target:
+    """``targets.pick``, its refusals as pytest's: a usage error, a failed spec, a skip."""
+    try:
+        return targets.pick(settings, needs, label)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    except EngineFailed as error:
+        pytest.fail(str(error), pytrace=False)
+    except NoEngineCapable as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def capture_off(pytestconfig: pytest.Config) -> Callable[[], contextlib.AbstractContextManager]:
+    """A new context manager at each call, inside which pytest's output capture is off: a
+    long load's progress bar reaches the terminal (``tlog_scan.shared``'s ``terminal``)."""
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    return contextlib.nullcontext if capture is None else capture.global_and_fixture_disabled
 
 
 @pytest.fixture

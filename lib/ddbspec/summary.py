@@ -45,16 +45,16 @@ def terminal_lines(config: pytest.Config) -> Callable[[str], None]:
     return show
 
 
-def header(settings: Settings, copies: int, data: Path) -> list[str]:
+def header(settings: Settings, data: Path) -> list[str]:
     """The run's first lines: the engines, the run id, the scale, the data; on AWS also the
     account, what will be created and what it may cost."""
     described = ", ".join(registry.ENGINES[n].describe(settings) for n in targets.pool(settings))
     lines = [
         f"ddbspec: engine {settings.engine} ({described}); run {settings.run_id}; "
-        f"scale {copies}; data {data} (manifest verified)"
+        f"scale {settings.scale}; data {data} (manifest verified)"
     ]
     if settings.engine == "aws":
-        lines.append(aws_header(settings, copies))
+        lines.append(aws_header(settings))
     if settings.engine in ("container", "dynamodb-local"):
         lines.append(
             f"ddbspec: containers run on the host's network, labelled ddbspec.run="
@@ -64,7 +64,7 @@ def header(settings: Settings, copies: int, data: Path) -> list[str]:
     return lines
 
 
-def aws_header(settings: Settings, copies: int) -> str:
+def aws_header(settings: Settings) -> str:
     """Before anything is created: where, as whom, what, and what it may cost."""
     info = registry.ENGINES["aws"].start(settings)
     base = f"{settings.table_prefix}-{settings.run_id}-"
@@ -73,8 +73,8 @@ def aws_header(settings: Settings, copies: int) -> str:
         f"{base}* and, for exercise 8, a Lambda function, its IAM role (service-role/) and "
         f"its log group named {base}*-replica, all tagged {account.RUN_TAG}={settings.run_id} and "
         f"deleted when the run ends. Cost: the employee exercises "
-        f"{cost.employee_estimate(settings.aws_capacity)}; the log tables at scale {copies} "
-        f"{cost.log_estimate(settings.aws_capacity, copies)}; exercise 1 "
+        f"{cost.employee_estimate(settings.aws_capacity)}; the log tables at scale "
+        f"{settings.scale} {cost.log_estimate(settings.aws_capacity, settings.scale)}; exercise 1 "
         f"{cost.capacity_estimate(settings.aws_capacity)}"
     )
 

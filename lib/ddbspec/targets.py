@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from filelock import FileLock
 
 from ddbspec.config import Settings
 from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 from ddbspec.engines.probes import CAPABILITIES
+from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
 from ddbspec.progress import say
 from ddbspec.workshop import tables
 
@@ -27,17 +27,18 @@ def pool(settings: Settings) -> tuple[str, ...]:
 
 
 def pick(settings: Settings, needs: list[str], label: str) -> Target:
-    """The first engine of the pool that has every capability in ``needs``, or a skip."""
+    """The first engine of the pool that has every capability in ``needs``; NoEngineCapable
+    (each engine's reason) if none has, EngineFailed if one that might failed to start."""
     unknown = sorted(set(needs) - set(CAPABILITIES))
     if unknown:
-        raise pytest.UsageError(
+        raise UsageError(
             f"needs marker names unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}"
         )
     reasons = []
     for name in pool(settings):
         info = registry.acquire(settings, name)
         if info.error:
-            pytest.fail(f"engine {name}: {info.error}", pytrace=False)
+            raise EngineFailed(f"engine {name}: {info.error}")
         if info.unavailable:
             reasons.append(f"{name} unavailable: {info.unavailable}")
             continue
@@ -45,7 +46,7 @@ def pick(settings: Settings, needs: list[str], label: str) -> Target:
         if not missing:
             return Target(info, settings, label)
         reasons.append(f"{name} lacks {', '.join(f'{m} ({CAPABILITIES[m]})' for m in missing)}")
-    pytest.skip("; ".join(reasons))
+    raise NoEngineCapable(reasons)
 
 
 @dataclass

@@ -39,7 +39,7 @@ def save(storage: Path, number: int, ratios: dict[str, Ratio], **context) -> Pat
         "datetime": f"2026-12-01T20:{number:02d}:00+00:00",
         "version": "5.3.1",
     }
-    output["ddbspec"] = describe.run(Settings(run_id=f"r{number}"), scale, output)
+    output["ddbspec"] = describe.run(Settings(run_id=f"r{number}", scale=scale), output)
     path = storage / MACHINE / f"{number:04d}_dd437c2_20261201_000000.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(output))

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from ddbspec.errors import DataError
+from ddbspec.errors import DataError, UsageError
 from ddbspec.workshop.datasets import (
     FileOrder,
     LogRow,
     LogTableLayout,
     log_item,
     log_table_items,
-    log_wire_item,
+    log_wire_items,
     read_log_rows,
     request_id,
     shard_of,
@@ -96,7 +96,7 @@ def test_rows_are_streamed(tmp_path: Path) -> None:
 
 def test_the_item_has_the_workshops_attributes_and_index_keys(tmp_path: Path) -> None:
     (row,) = read_log_rows(write(tmp_path, ROW))
-    item = log_item(row, 500_007)
+    item = log_item(row, worker=1)  # requestid 500_007
     assert item["requestid"] == 500_007 and item["hourofday"] == 20
     assert (item["responsecode"], item["bytessent"]) == (404, 146)
     assert item["gsi_responsecode_hk"] == 8  # 500007 % 10 + 1
@@ -106,15 +106,20 @@ def test_the_item_has_the_workshops_attributes_and_index_keys(tmp_path: Path) ->
 def test_the_wire_item_is_what_boto3_would_send() -> None:
     serializer = TypeSerializer()
     for row in itertools.islice(read_log_rows(MEDIUM[1]), 50):
-        item = log_item(row, request_id(1, 3, row.requestid))
+        item = log_item(row, 1, 3)
+        assert item["requestid"] == request_id(1, 3, row.requestid)
         wire = {k: serializer.serialize(v) for k, v in item.items()}
-        assert log_wire_item(row, item["requestid"]) == wire
+        assert next(log_wire_items(row, 1, [3])) == wire
+        copies = [
+            {k: serializer.serialize(v) for k, v in log_item(row, 1, c).items()} for c in (0, 1, 7)
+        ]
+        assert list(log_wire_items(row, 1, (0, 1, 7))) == copies
 
 
 def test_an_hour_with_a_leading_zero_is_a_number_in_the_item_and_text_in_the_key() -> None:
     row = next(read_log_rows(MEDIUM[1]))  # 2001,...,2017-07-21,01,...
-    assert log_wire_item(row, 2001)["hourofday"] == {"N": "1"}
-    assert log_wire_item(row, 2001)["gsi_responsecode_sk"]["S"].endswith("#01")
+    assert next(log_wire_items(row))["hourofday"] == {"N": "1"}  # requestid 2001
+    assert next(log_wire_items(row))["gsi_responsecode_sk"]["S"].endswith("#01")
 
 
 def test_request_ids_and_shards_follow_the_workshop_loader() -> None:
@@ -137,13 +142,13 @@ def test_orders_put_the_files_on_workers() -> None:
 
 def test_a_scale_out_of_range_is_refused() -> None:
     for scale in (0, -1, 251):
-        with pytest.raises(ValueError, match=r"scale .* must be 1\.\.250"):
+        with pytest.raises(UsageError, match=r"scale is .* a whole number from 1 to 250"):
             LogTableLayout.of(MEDIUM, scale, FileOrder.NATURAL)
 
 
 @pytest.mark.parametrize("order", list(FileOrder))
 def test_below_full_scale_no_write_overlaps(order: FileOrder) -> None:
-    items = list(log_table_items(MEDIUM, 3, order))
+    items = list(log_table_items(LogTableLayout.of(MEDIUM, 3, order)))
     assert len(items) == 3 * 4000
     assert len({i["requestid"]["N"] for i in items}) == len(items)
 
@@ -176,6 +181,6 @@ def test_the_replay_layout_agrees_with_a_plain_simulation_at_full_scale() -> Non
 
 
 def test_one_worker_alone() -> None:
-    items = list(log_table_items(MEDIUM, 2, FileOrder.NATURAL, worker=1))
+    items = list(log_table_items(LogTableLayout.of(MEDIUM, 2, FileOrder.NATURAL), worker=1))
     assert len(items) == 4000
     assert min(int(i["requestid"]["N"]) for i in items) == 502_001

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from ddbspec.workshop.datasets import FileOrder, log_table_items
+from ddbspec.workshop.datasets import FileOrder, LogTableLayout, log_table_items
 from ddbspec.workshop.figures import (
     ALL_SHARDS,
     LOG_PRINTED,
@@ -28,12 +28,12 @@ MEDIUM = [DATA / name for name in MEDIUM_FILES]
 
 @pytest.fixture(scope="module")
 def natural() -> LogFigures:
-    return log_figures(MEDIUM, 250, FileOrder.NATURAL)
+    return log_figures(LogTableLayout.of(MEDIUM, 250, FileOrder.NATURAL))
 
 
 @pytest.fixture(scope="module")
 def replay() -> LogFigures:
-    return log_figures(MEDIUM, 250, FileOrder.REPLAY)
+    return log_figures(LogTableLayout.of(MEDIUM, 250, FileOrder.REPLAY))
 
 
 @pytest.mark.parametrize("name", list(LOG_PRINTED))
@@ -67,8 +67,9 @@ def test_the_two_orders_differ_only_by_the_overwritten_ids(natural, replay) -> N
 @pytest.mark.parametrize("order", list(FileOrder))
 @pytest.mark.parametrize("scale", [1, 3])
 def test_the_model_agrees_with_the_items_themselves(order: FileOrder, scale: int) -> None:
-    model = log_figures(MEDIUM, scale, order)
-    items = list(log_table_items(MEDIUM, scale, order))
+    layout = LogTableLayout.of(MEDIUM, scale, order)
+    model = log_figures(layout)
+    items = list(log_table_items(layout))
     not_200 = [i for i in items if i["responsecode"]["N"] != "200"]
     assert model.items == len(items) == 4000 * scale
     assert model.items_not_200 == len(not_200)
@@ -81,7 +82,7 @@ def test_the_model_agrees_with_the_items_themselves(order: FileOrder, scale: int
 
 
 def test_per_shard_counts_begins_with_on_the_sort_key() -> None:
-    model = log_figures(MEDIUM, 1, FileOrder.NATURAL)
+    model = log_figures(LogTableLayout.of(MEDIUM, 1, FileOrder.NATURAL))
     everything = model.per_shard("", ALL_SHARDS)
     assert sum(everything.values()) == model.items and everything[0] == 0
     day = model.total("404#2017-07-21")

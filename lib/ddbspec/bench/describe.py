@@ -24,13 +24,13 @@ def benchmark(bench: Any, target: targets.Target, **counts: Any) -> None:
     bench.extra_info.update(engine=f"{target.info.name} {target.info.version}", **counts)
 
 
-def machine(settings: Settings, scale: int) -> dict[str, Any]:
+def machine(settings: Settings) -> dict[str, Any]:
     """What two runs must share to compare, added to pytest-benchmark's machine_info."""
     versions = {name: registry.ENGINES[name].version() for name in targets.pool(settings)}
-    return {"engine": settings.engine, "engines": versions, "scale": scale}
+    return {"engine": settings.engine, "engines": versions, "scale": settings.scale}
 
 
-def run(settings: Settings, scale: int, output: dict[str, Any]) -> dict[str, Any]:
+def run(settings: Settings, output: dict[str, Any]) -> dict[str, Any]:
     """The run's own block in the saved JSON: what it measured, where, from which commit."""
     served = {b["extra_info"].get("engine") for b in output["benchmarks"]} - {None}
     commit = output.get("commit_info", {})
@@ -39,7 +39,7 @@ def run(settings: Settings, scale: int, output: dict[str, Any]) -> dict[str, Any
         "run": settings.run_id,
         "engine": settings.engine,
         "engines": sorted(served),
-        "scale": scale,
+        "scale": settings.scale,
         "commit": commit.get("id"),
         "dirty": commit.get("dirty"),
     }

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -18,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ddbspec.errors import DataError
+from ddbspec.errors import DataError, UsageError
 
 _CHUNK = 1 << 20
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -299,6 +300,19 @@ SHARDS = 10
 FULL_SCALE = 250
 
 
+def checked_scale(copies: int, given: str | None = None) -> int:
+    """``copies`` if each row can be copied that many times; else a UsageError naming the
+    limits (``given``: what the user typed). More copies would reach the next worker's ids."""
+    if not 1 <= copies <= FULL_SCALE:
+        raise UsageError(
+            f"{given if given is not None else copies!r}: the scale is the number of copies of "
+            f"each medium log row, a whole number from 1 to {FULL_SCALE} ({FULL_SCALE}, or "
+            "'full', is the workshop's 1,000,000-item table; more would repeat requestids and "
+            "so overwrite items)"
+        )
+    return copies
+
+
 def request_id(worker: int, copy: int, csv_requestid: int) -> int:
     return worker * WORKER_STRIDE + copy * COPY_STRIDE + csv_requestid
 
@@ -324,8 +338,10 @@ def log_columns(row: LogRow, requestid: int) -> dict[str, Any]:
     }
 
 
-def log_item(row: LogRow, requestid: int) -> dict[str, Any]:
-    """The workshop's tlog_scan item for one copy of a row: the columns and the shard keys."""
+def log_item(row: LogRow, worker: int = 0, copy: int = 0) -> dict[str, Any]:
+    """The workshop's tlog_scan item for copy ``copy`` of a row, as loader worker ``worker``
+    writes it: the columns and the shard keys. Every form of the item derives from this."""
+    requestid = request_id(worker, copy, row.requestid)
     return {
         **log_columns(row, requestid),
         "gsi_responsecode_hk": shard_of(requestid),
@@ -333,40 +349,33 @@ def log_item(row: LogRow, requestid: int) -> dict[str, Any]:
     }
 
 
+def log_wire_items(
+    row: LogRow, worker: int = 0, copies: Iterable[int] = (0,)
+) -> Iterator[dict[str, dict[str, str]]]:
+    """``log_item`` for each of ``copies``, in DynamoDB's wire format.
+
+    Numbers are N and texts S, as boto3's TypeSerializer would make them, without its cost
+    (several times that of the write itself on a fast local engine): a row's attributes are
+    converted once; each copy only renumbers its requestid and shard, the hot path of the
+    million-item loads.
+    """
+    shared = {
+        k: {"N": str(v)} if type(v) is int else {"S": v} for k, v in log_item(row, worker).items()
+    }
+    for copy in copies:
+        requestid = request_id(worker, copy, row.requestid)
+        yield {
+            **shared,
+            "requestid": {"N": str(requestid)},
+            "gsi_responsecode_hk": {"N": str(shard_of(requestid))},
+        }
+
+
 def tlog_items(path: Path) -> list[dict[str, Any]]:
     """Exercise 8's tlog items, as the workshop's load_tlog.py writes them: the columns of every
     row of a logfile CSV, without tlog_scan's shard keys; a bad row is named with its file and
     line."""
     return [log_columns(row, row.requestid) for row in read_log_rows(path)]
-
-
-def _wire_constant(row: LogRow) -> dict[str, dict[str, str]]:
-    """Every attribute of a row's items that does not depend on the copy, in wire format."""
-    return {
-        "host": {"S": row.host},
-        "date": {"S": row.date},
-        "hourofday": {"N": str(int(row.hourofday))},
-        "timezone": {"S": row.timezone},
-        "method": {"S": row.method},
-        "url": {"S": row.url},
-        "responsecode": {"N": str(row.responsecode)},
-        "bytessent": {"N": str(row.bytessent)},
-        "useragent": {"S": row.useragent},
-        "gsi_responsecode_sk": {"S": row.sort_key},
-    }
-
-
-def log_wire_item(row: LogRow, requestid: int) -> dict[str, dict[str, str]]:
-    """log_item in DynamoDB's wire format, built directly.
-
-    The types are known, so this skips boto3's TypeSerializer, which inspects every value and
-    costs several times more than the write itself on a fast local engine.
-    """
-    return {
-        "requestid": {"N": str(requestid)},
-        **_wire_constant(row),
-        "gsi_responsecode_hk": {"N": str(shard_of(requestid))},
-    }
 
 
 class FileOrder(str, Enum):
@@ -393,24 +402,26 @@ class LogTableLayout:
 
     Worker ``w`` writes copy ``c`` of the row with CSV requestid ``r`` as
     ``request_id(w, c, r)``. When two workers write the same id, the lower worker's write is
-    kept (the replay's rule). Everything here is arithmetic on the CSV requestids: nothing
-    holds the million items.
+    kept (the replay's rule). Everything here is arithmetic on the CSV rows, each file read
+    once: nothing holds the million items.
     """
 
     files: tuple[Path, ...]  # in worker order
     scale: int
-    csv_ids: tuple[frozenset[int], ...]  # the requestids of each worker's file
+    order: FileOrder
+    rows: tuple[tuple[LogRow, ...], ...]  # each worker's file
 
     @classmethod
     def of(cls, files: Sequence[Path], scale: int, order: FileOrder | str) -> LogTableLayout:
-        if not 1 <= scale <= FULL_SCALE:
-            raise ValueError(
-                f"scale {scale}: copies of each row must be 1..{FULL_SCALE}; more would make "
-                f"copy ids run into the next worker's and overwrite rows the model counts"
-            )
+        checked_scale(scale)
         arranged = FileOrder(order).arrange(files)
-        ids = tuple(frozenset(r.requestid for r in read_log_rows(f)) for f in arranged)
-        return cls(tuple(arranged), scale, ids)
+        rows = tuple(tuple(read_log_rows(f)) for f in arranged)
+        return cls(tuple(arranged), scale, FileOrder(order), rows)
+
+    @cached_property
+    def csv_ids(self) -> tuple[frozenset[int], ...]:
+        """The requestids of each worker's file."""
+        return tuple(frozenset(r.requestid for r in rows) for rows in self.rows)
 
     @cached_property
     def _by_residue(self) -> tuple[dict[int, list[int]], ...]:
@@ -451,25 +462,17 @@ class LogTableLayout:
 
 
 def log_table_items(
-    files: Sequence[Path], scale: int, order: FileOrder | str, worker: int | None = None
+    layout: LogTableLayout, worker: int | None = None
 ) -> Iterator[dict[str, dict[str, str]]]:
     """The big table tlog_scan, item by item, in wire format; each id once.
 
-    Worker by worker (files in ``order``), row by row, copy by copy, as the workshop's loader
-    wrote them; or only ``worker``'s items. An id two workers would write comes from the
-    lower worker only, so any number of loader threads build the same table. Streams: it
-    holds one row at a time (and each file's requestids, to find overlaps).
+    Worker by worker (files in the layout's order), row by row, copy by copy, as the
+    workshop's loader wrote them; or only ``worker``'s items. An id two workers would write
+    comes from the lower worker only, so any number of loader threads build the same table.
+    Streams: it holds the layout's rows, never the items.
     """
-    layout = LogTableLayout.of(files, scale, order)
     workers = range(len(layout.files)) if worker is None else (worker,)
     for w in workers:
-        for row in read_log_rows(layout.files[w]):
-            constant = _wire_constant(row)
-            for copies in layout.kept_copies(w, row.requestid):
-                for c in copies:
-                    rid = request_id(w, c, row.requestid)
-                    yield {
-                        "requestid": {"N": str(rid)},
-                        **constant,
-                        "gsi_responsecode_hk": {"N": str(shard_of(rid))},
-                    }
+        for row in layout.rows[w]:
+            copies = itertools.chain.from_iterable(layout.kept_copies(w, row.requestid))
+            yield from log_wire_items(row, w, copies)

@@ -10,9 +10,8 @@ them on the full data.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ddbspec.capacity.metering import GSI_MESSAGE
@@ -25,7 +24,6 @@ from ddbspec.workshop.datasets import (
     FileOrder,
     LogTableLayout,
     employee_items,
-    read_log_rows,
     request_id,
     shard_of,
 )
@@ -280,13 +278,13 @@ class LogFigures:
         return Spread.of(self.by_code)
 
 
-def log_figures(files: Sequence[Path], scale: int, order: FileOrder | str) -> LogFigures:
-    layout = LogTableLayout.of(files, scale, order)
+def log_figures(layout: LogTableLayout) -> LogFigures:
+    """What the big table the ``layout`` describes holds, counted from its rows."""
     items = items_not_200 = bytes_not_200 = 0
     keys: Counter[tuple[int, str]] = Counter()
     codes: Counter[int] = Counter()
-    for worker, path in enumerate(layout.files):
-        for row in read_log_rows(path):
+    for worker, rows in enumerate(layout.rows):
+        for row in rows:
             kept = sum(len(r) for r in layout.kept_copies(worker, row.requestid))
             if not kept:
                 continue
@@ -297,8 +295,8 @@ def log_figures(files: Sequence[Path], scale: int, order: FileOrder | str) -> Lo
                 items_not_200 += kept
                 bytes_not_200 += kept * row.bytessent
     return LogFigures(
-        scale=scale,
-        order=FileOrder(order),
+        scale=layout.scale,
+        order=layout.order,
         files=tuple(p.name for p in layout.files),
         items=items,
         items_not_200=items_not_200,

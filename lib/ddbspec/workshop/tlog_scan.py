@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from ddbspec.workshop.datasets import (
     SHARDS,
     WORKER_STRIDE,
     FileOrder,
+    LogTableLayout,
     log_table_items,
 )
 from ddbspec.workshop.figures import LogFigures, log_figures
@@ -70,28 +71,15 @@ def fingerprint(
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def builder(
-    files: Sequence[Path], scale: int, order: FileOrder | str, total: int | None = None
-) -> Callable[[Any, str], int]:
+def builder(layout: LogTableLayout, total: int | None = None) -> Callable[[Any, str], int]:
     """``build(client, name)`` for Target.shared_table: load the empty table, verify the
     count, return it."""
 
     def build(client: Any, name: str) -> int:
-        items = log_table_items(files, scale, order)
+        items = log_table_items(layout)
         return loaders.load_verified(client, name, items, serialized=True, total=total)
 
     return build
-
-
-@contextlib.contextmanager
-def _terminal(config: Any) -> Iterator[None]:
-    """pytest's output capture off, so the load's progress bar reaches a terminal."""
-    capture = config.pluginmanager.getplugin("capturemanager") if config else None
-    if capture is None:
-        yield
-        return
-    with capture.global_and_fixture_disabled():
-        yield
 
 
 def shared(
@@ -99,12 +87,14 @@ def shared(
     data_dir: Path,
     scale: int,
     order: FileOrder | str,
-    config: Any = None,
+    terminal: contextlib.AbstractContextManager | None = None,
 ) -> LogTable:
-    """The run's tlog_scan for (scale, order) on ``target``, loaded and verified once."""
+    """The run's tlog_scan for (scale, order) on ``target``, loaded and verified once;
+    ``terminal`` is entered around the load (pytest's capture off, for its progress bar)."""
     files = [data_dir / name for name in MEDIUM_FILES]
-    model = log_figures(files, scale, order)
+    layout = LogTableLayout.of(files, scale, order)  # each file read here, and only here
+    model = log_figures(layout)
     key = fingerprint(data_dir, files, scale, order)
-    with _terminal(config):
-        name = target.shared_table(tables.TLOG_SCAN, key, builder(files, scale, order, model.items))
+    with terminal or contextlib.nullcontext():
+        name = target.shared_table(tables.TLOG_SCAN, key, builder(layout, model.items))
     return LogTable(name, model)
