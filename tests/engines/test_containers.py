@@ -157,6 +157,7 @@ def test_a_container_that_exits_at_start_shows_its_last_lines(docker_here, tmp_p
     with pytest.raises(EngineError, match=r"exited at start \(exit 3\)") as raised:
         registry.ENGINES["container"].start(settings)
     assert "cannot read its config" in str(raised.value)
+    assert "did not answer" not in str(raised.value)  # failed at the exit, not at the timeout
     assert containers.labelled(settings.run_id) == []
     assert not processes_mentioning(str(tmp_path))
 

@@ -207,17 +207,20 @@ def ready(container: Any, info: EngineInfo, timeout: float, poll: float = 0.2) -
     """Wait until the engine answers DescribeTable; fail at once if the container exits."""
     ddb = info.client(connect_timeout=1, read_timeout=5, retries={"total_max_attempts": 1})
 
-    def answered() -> bool:
+    def answered() -> bool | waiting.Pending:
         container.reload()
         if container.status in ("exited", "dead"):
             raise EngineError(
                 f"{info.version} exited at start (exit {container.attrs['State']['ExitCode']}); "
                 f"its last log lines:\n{tail(container)}"
             )
-        return answers(ddb)
+        try:
+            return answers(ddb) or waiting.Pending("no answer yet")
+        except Exception as error:  # not listening yet, or not DynamoDB's protocol yet
+            return waiting.Pending(f"{type(error).__name__}: {error}")
 
     try:
-        waiting.until(info.version, answered, timeout, poll, retry=(Exception,))
+        waiting.until(info.version, answered, timeout, poll)
     except waiting.TimedOut as late:
         raise EngineError(
             f"{info.version} did not answer DynamoDB's DescribeTable at {info.endpoint_url} "
