@@ -52,9 +52,10 @@ def processes_mentioning(text: str) -> list[str]:
 NOTHING_LEFT = "ddbspec mock-aws: the run left nothing in the mocked account"
 
 
-def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
+def mock_aws(*args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
     """``ddbspec mock-aws ARGS specs -q``: the --aws path against moto's in-process
-    mock (ARGS may start with the mock's faults); returns its exit status and output."""
+    mock (ARGS may start with the mock's faults); returns its exit status and output.
+    Not ``quiet``, the output has pytest's header (the suite's lines about the account)."""
     result = subprocess.run(
         [
             sys.executable,
@@ -65,7 +66,7 @@ def mock_aws(*args: str, timeout: float = 900) -> tuple[int, str]:
             "specs",
             "-p",
             "no:cacheprovider",
-            "-q",
+            *(["-q"] if quiet else []),
         ],
         cwd=REPO,
         capture_output=True,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -14,6 +11,7 @@ from ddbspec.aws import account as aws_account
 from ddbspec.aws import cost
 from ddbspec.cli import main as command
 
+import suite
 from suite import REPO, fake_aws_credentials
 
 KEY = {
@@ -91,27 +89,9 @@ def test_exercise_1_costs_its_largest_capacity_for_an_hour_and_only_with_the_wor
 
 
 def test_the_header_names_account_region_tables_and_cost():
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ddbspec",
-            "mock-aws",
-            "specs",
-            "--collect-only",
-            "-k",
-            "sparse",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    header = next(line for line in result.stdout.splitlines() if "AWS account" in line)
+    status, out = suite.mock_aws("--collect-only", "-k", "sparse", timeout=120, quiet=False)
+    assert status == 0, out
+    header = next(line for line in out.splitlines() if "AWS account" in line)
     assert "123456789012" in header and "us-east-1" in header and "$" in header
     assert "exercise 1 nothing (it runs only with --aws-capacity workshop)" in header
 
