@@ -48,6 +48,11 @@ FAKE_CREDENTIALS = {
 LEFTOVERS = 3  # exit status of a run that passed but left something in the account
 # botocore's service ids, where IAM's action prefix differs
 IAM_PREFIX = {"dynamodb-streams": "dynamodb", "cloudwatch-logs": "logs"}
+# The plugin's entry point asks pytest to rewrite the package's asserts, but this command
+# imported it before pytest starts: nothing to rewrite, and nothing to warn the user about.
+ALREADY_IMPORTED = (
+    "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
+)
 THROTTLE_CODE = {"dynamodb": "ProvisionedThroughputExceededException"}
 
 
@@ -272,7 +277,7 @@ def main(argv: list[str], prog: str = "ddbspec mock-aws") -> int:
     account.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
     capacity = Capacity(account.SERVICE_CLOCK)
     with mock_aws(), answering(faults, capacity), mock_capacity.as_cloudwatch_answers():
-        status = int(pytest.main(["--aws", "-p", "no:xdist", *args]))
+        status = int(pytest.main(["--aws", "-p", "no:xdist", "-W", ALREADY_IMPORTED, *args]))
         faults.active = False
         left = inventory()
     if not left:
