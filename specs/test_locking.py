@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from ddbspec import targets
 from ddbspec.workshop import locks, queries
 
 EMPLOYEE = 251  # the workshop's Wendi Bricknell
@@ -116,9 +115,9 @@ def test_a_writer_that_dies_holding_the_lock_blocks_only_until_its_lease_ends(
 
 
 @pytest.fixture(scope="module")
-def transactional(ddbspec_settings, build_employees):
+def transactional(pick_target, build_employees):
     """Its own engine and table: TransactWriteItems needs an engine that has transactions."""
-    target = targets.pick(ddbspec_settings, ["transactions"], "locking-tx")
+    target = pick_target(["transactions"], "locking-tx")
     with build_employees(target) as name:
         yield target, name
 

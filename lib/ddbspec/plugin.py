@@ -223,6 +223,13 @@ def target(request: pytest.FixtureRequest, ddbspec_settings: Settings) -> target
     return picked(ddbspec_settings, needs, label)
 
 
+@pytest.fixture(scope="session")
+def pick_target(ddbspec_settings: Settings) -> Callable[[list[str], str], targets.Target]:
+    """For a spec that needs a second engine of its own: ``pick_target(needs, label)``, its
+    refusals as pytest's, as for ``target``."""
+    return lambda needs, label: picked(ddbspec_settings, needs, label)
+
+
 def picked(settings: Settings, needs: list[str], label: str) -> targets.Target:
     """``targets.pick``, its refusals as pytest's: a usage error, a failed spec, a skip."""
     try:
