@@ -280,44 +280,6 @@ class Deployment:
     created: list[str] = field(default_factory=list)  # "log group", "role", ...
 
 
-def _until(
-    what: str, check: Callable[[], Any], timeout: float, poll: float, progress: Progress
-) -> Any:
-    """``check`` until it returns something true, saying so every 10 s; bounded."""
-    try:
-        return waiting.until(what, check, timeout, poll, every=10, progress=progress)
-    except waiting.TimedOut as late:
-        raise DeployError(f"{what}: still not done after {late.waited:.0f} s") from None
-
-
-def _retrying(
-    what: str,
-    call: Callable[[], Any],
-    retry_if: Callable[[ClientError], bool],
-    timeout: float,
-    poll: float,
-    progress: Progress,
-) -> Any:
-    """``call``, again while AWS says what IAM's propagation delay makes it say (a new role
-    is not assumable, nor its policy in force, for some seconds after it is created); at the
-    timeout, AWS's last refusal is raised."""
-    refusals: list[ClientError] = []
-
-    def attempt() -> tuple[Any] | waiting.Pending:
-        try:
-            return (call(),)
-        except ClientError as error:
-            if not retry_if(error):
-                raise
-            refusals.append(error)
-            return waiting.Pending(f"{error.response['Error'].get('Message')}; retrying")
-
-    try:
-        return waiting.until(what, attempt, timeout, poll, every=0, progress=progress)[0]
-    except waiting.TimedOut:
-        raise refusals[-1] from None
-
-
 @contextlib.contextmanager
 def deployed(
     clients: Clients,
@@ -381,12 +343,33 @@ class _Work:
         return cls(iam, lam, logs, d, timeout, poll, progress, dict(tags or {}))
 
     def until(self, what: str, check: Callable[[], Any]) -> Any:
-        return _until(what, check, self.timeout, self.poll, self.progress)
+        """``check`` until it returns something true, saying so every 10 s; bounded."""
+        try:
+            return waiting.until(what, check, self.timeout, self.poll, 10, self.progress)
+        except waiting.TimedOut as late:
+            raise DeployError(f"{what}: still not done after {late.waited:.0f} s") from None
 
     def retrying(
         self, what: str, call: Callable[[], Any], retry_if: Callable[[ClientError], bool]
     ) -> Any:
-        return _retrying(what, call, retry_if, self.timeout, self.poll, self.progress)
+        """``call``, again while AWS says what IAM's propagation delay makes it say (a new
+        role is not assumable, nor its policy in force, for some seconds after it is
+        created); at the timeout, AWS's last refusal is raised."""
+        refusals: list[ClientError] = []
+
+        def attempt() -> tuple[Any] | waiting.Pending:
+            try:
+                return (call(),)
+            except ClientError as error:
+                if not retry_if(error):
+                    raise
+                refusals.append(error)
+                return waiting.Pending(f"{error.response['Error'].get('Message')}; retrying")
+
+        try:
+            return waiting.until(what, attempt, self.timeout, self.poll, 0, self.progress)[0]
+        except waiting.TimedOut:
+            raise refusals[-1] from None
 
 
 def _nothing(w: _Work) -> None:
