@@ -234,3 +234,18 @@ def test_the_plugin_is_an_entry_point_that_conftest_does_not_load_twice(tmp_path
     loaded_first = run_suite("-p", "ddbspec.plugin", "--help", tmp=tmp_path)  # as pytest11 does
     assert loaded_first.returncode == 0, loaded_first.stderr
     assert "--scale" in loaded_first.stdout
+
+
+@pytest.mark.parametrize(
+    ("workers", "chosen", "dist"),
+    [(2, "no", "loadscope"), (2, "load", "load"), (2, "each", "each"), (None, "no", "no")],
+)
+def test_xdist_keeps_each_module_on_one_worker_unless_told_otherwise(workers, chosen, dist):
+    """Exercise 1's steps share a table and its clock in order: under xdist's default (load)
+    its six specs were spread over both workers, and the later steps failed (KeyError)."""
+    options = SimpleNamespace(numprocesses=workers, dist=chosen)
+    hook = plugin.pytest_cmdline_main(SimpleNamespace(option=options))
+    next(hook)
+    assert options.dist == dist
+    with pytest.raises(StopIteration):
+        hook.send(0)

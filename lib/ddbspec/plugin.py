@@ -141,6 +141,18 @@ def decided(option: Callable[[str], Any]) -> Settings:
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Any:
+    """xdist: a spec module is one exercise, whose tests may be steps of one walk-through
+    (exercise 1's share a table and its clock, in order), and whose tables its workers
+    would each build again; xdist's default (``load``) spreads a module's tests over the
+    workers. Unless the user chose a --dist mode, it is loadscope: one module, one worker.
+    (loadgroup, which could group only some, no longer groups under pytest 9.2.)"""
+    if getattr(config.option, "numprocesses", None) and config.option.dist == "no":
+        config.option.dist = "loadscope"  # before xdist's own hook, which would make it load
+    return (yield)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[SETTINGS]
     return summary.header(settings, config.getoption("data_dir"))

@@ -45,8 +45,10 @@ class Engine:
         command: list[str],
         port: int | None = None,
         hold: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> EngineInfo:
-        """Start ``command`` (with its port in ``{port}``), wait for it, probe it."""
+        """Start ``command`` with ``env`` (its port in ``{port}`` in either), wait for it,
+        probe it."""
         port = port or processes.free_port()
         if processes.port_taken(port):
             raise EngineError(
@@ -55,7 +57,8 @@ class Engine:
             )
         log = settings.state_dir / f"{self.name}.log"
         argv = [part.replace("{port}", str(port)) for part in command]
-        pid = processes.spawn(argv, settings.owner_pid, log, hold=hold)
+        environment = {k: v.replace("{port}", str(port)) for k, v in (env or {}).items()}
+        pid = processes.spawn(argv, settings.owner_pid, log, environment, hold=hold)
         info = EngineInfo(
             name=self.name,
             version=self.version(),

@@ -62,7 +62,17 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, stop)
     while not stopping and alive(owner) and child.poll() is None:
         time.sleep(POLL_SECONDS)
-    return terminate(child)
+    status = terminate(child)
+    end_group()
+    return status
+
+
+def end_group() -> None:
+    """SIGTERM what the engine started and left (ministack's function workers): they are in
+    the guard's process group, which the guard leads (``processes.spawn`` gives it a session
+    of its own). The guard itself only notes the signal."""
+    if os.getpgid(0) == os.getpid():
+        os.killpg(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from ddbspec.engines.containers import Container
 from ddbspec.engines.dynalite import Dynalite
 from ddbspec.engines.endpoint import Endpoint
 from ddbspec.engines.info import EngineInfo
+from ddbspec.engines.ministack import Ministack
 from ddbspec.engines.moto import Moto
 from ddbspec.errors import EngineError
 
@@ -22,6 +23,7 @@ ENGINES: dict[str, Engine] = {
     for e in (
         Dynalite(),
         Moto(),
+        Ministack(),
         Container(),
         Container("dynamodb-local", preset="dynamodb-local"),
         Endpoint(),
