@@ -63,3 +63,19 @@ def test_guard_ends_the_engine_when_its_owner_is_killed(tmp_path):
     owner.wait()
     assert wait_for(lambda: not processes.running(guard), 10)
     assert not processes_mentioning(str(tmp_path))
+
+
+def test_guard_ends_what_its_engine_started_and_left(tmp_path):
+    """An engine's own children (ministack's function workers) end with it: the guard ends
+    its process group, not only the engine."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    left = f"sleep 61 # {tmp_path}"
+    engine = ["sh", "-c", f"sh -c '{left}' & exec sleep 60"]
+    guard = processes.spawn(engine, owner.pid, tmp_path / "engine.log")
+    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, 10)
+    owner.kill()
+    owner.wait()
+    assert wait_for(lambda: not processes.running(guard), 10)
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10), processes_mentioning(
+        str(tmp_path)
+    )
