@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +49,16 @@ def processes_mentioning(text: str) -> list[str]:
         if text in argv and " -m pytest " not in argv:
             found.append(argv)
     return found
+
+
+def wait_for(condition: Callable[[], object], timeout: float) -> bool:
+    """Whether ``condition`` came true within ``timeout`` seconds (a process ending, say)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 NOTHING_LEFT = "ddbspec mock-aws: the run left nothing in the mocked account"

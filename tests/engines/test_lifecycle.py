@@ -8,20 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from ddbspec.engines import processes
 
-from suite import REPO, processes_mentioning
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from suite import REPO, processes_mentioning, wait_for
 
 
 def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):

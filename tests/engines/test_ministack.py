@@ -16,8 +16,7 @@ from ddbspec.engines import ministack, processes
 from ddbspec.engines.ministack import Ministack
 from ddbspec.errors import EngineError
 
-from suite import processes_mentioning
-from test_lifecycle import wait_for
+from suite import processes_mentioning, wait_for
 
 
 def test_the_pins_name_ministack_and_boto3_for_its_functions():
@@ -38,7 +37,8 @@ def test_an_install_that_fails_says_so_and_leaves_nothing(tmp_path, monkeypatch)
     pins = tmp_path / "pins.txt"
     pins.write_text("ministack==1.5.33\nddbspec-no-such-package==0.0.1\n")
     monkeypatch.setattr(ministack, "PINS", pins)
-    with pytest.raises(EngineError, match="(?s)could not install ministack into .*no-such-package.*PyPI"):
+    failed = r"(?s)could not install ministack into .*no-such-package.*PyPI"
+    with pytest.raises(EngineError, match=failed):
         Ministack().provision(tmp_path / "cache")
     assert not [p for p in (tmp_path / "cache").iterdir() if p.suffix != ".lock"]
 

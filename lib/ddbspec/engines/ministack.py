@@ -80,10 +80,10 @@ class Ministack(Engine):
 
 
 def _install(home: Path) -> None:
+    pip = [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
     steps = [
         [sys.executable, "-m", "venv", str(home)],
-        [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps"]
-        + ["--disable-pip-version-check", "-r", str(PINS)],
+        [*pip, "--disable-pip-version-check", "-r", str(PINS)],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
