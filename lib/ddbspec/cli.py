@@ -11,6 +11,8 @@ gateway, the suite itself) from what this machine has, keeping those that are up
 in front of an engine, in the foreground.
 ``ddbspec mock-aws [FAULTS] [PYTEST ARGS]`` runs ``pytest --aws`` against moto's in-process
 mock of AWS, with faults on demand.
+``ddbspec emulate-aws [PYTEST ARGS]`` runs ``pytest --aws`` against ministack, an emulator of
+AWS written by others, started for the run.
 ``ddbspec bench compare [RUN...] [--storage DIR] [--chart PNG] [--gate]`` prints the saved
 benchmark runs' ratios side by side, draws them, and with --gate fails a regression.
 """
@@ -110,6 +112,12 @@ def mock_aws(argv: list[str]) -> int:
     return mock.main(argv)
 
 
+def emulate_aws(argv: list[str]) -> int:
+    from ddbspec.aws import emulate
+
+    return emulate.main(argv)
+
+
 def bench(argv: list[str]) -> int:
     from ddbspec.bench import compare
 
@@ -121,6 +129,7 @@ def bench(argv: list[str]) -> int:
 PROGRAMS = {
     "gateway": (gateway, "DynamoDB's provisioned throughput in front of an engine"),
     "mock-aws": (mock_aws, "pytest --aws against moto's in-process mock, with faults"),
+    "emulate-aws": (emulate_aws, "pytest --aws against ministack, an emulator of AWS"),
     "bench": (bench, "saved benchmark runs compared by their ratios, drawn, gated"),
 }
 
