@@ -15,6 +15,8 @@ mock of AWS, with faults on demand.
 AWS written by others, started for the run.
 ``ddbspec bench compare [RUN...] [--storage DIR] [--chart PNG] [--gate]`` prints the saved
 benchmark runs' ratios side by side, draws them, and with --gate fails a regression.
+``ddbspec bench engines [ENGINE...] [--rounds N]`` times each exercise on each engine and
+prints the ``auto`` pool's order that follows from them.
 """
 
 from __future__ import annotations
@@ -119,8 +121,10 @@ def emulate_aws(argv: list[str]) -> int:
 
 
 def bench(argv: list[str]) -> int:
-    from ddbspec.bench import compare
+    from ddbspec.bench import compare, engines
 
+    if argv[:1] == ["engines"]:
+        return engines.main(argv[1:])
     return compare.main(argv)
 
 
