@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import sys
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -660,10 +659,14 @@ def wait_for_items(
     timeout: float = 600.0,
     poll: float = 5.0,
     progress: Progress = say,
+    clock: waiting.Clock | None = None,
 ) -> int:
-    """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
-    ddb, lam = clients("dynamodb"), clients("lambda")
-    start, last = time.monotonic(), {"held": 0, "state": ""}
+    """Wait until the replica holds ``expected`` items, saying how far it is while waiting.
+
+    ``clock`` is what the wait is timed by: real time unless a test gives its own.
+    """
+    ddb, lam, clock = clients("dynamodb"), clients("lambda"), clock or waiting.RealClock()
+    start, last = clock.now(), {"held": 0, "state": ""}
 
     def replicated() -> bool | waiting.Pending:
         last["held"] = held = count_items(ddb, d.replica_table)
@@ -675,12 +678,14 @@ def wait_for_items(
         return waiting.Pending(f"{held} of {expected} items ({state})")
 
     try:
-        waiting.until(f"replica {d.replica_table}", replicated, timeout, poll, 0, progress)
+        waiting.until(
+            f"replica {d.replica_table}", replicated, timeout, poll, 0, progress, clock=clock
+        )
     except waiting.TimedOut as late:
         raise DeployError(
             f"the replica {d.replica_table} holds {last['held']} of {expected} items after "
             f"{late.waited:.0f} s ({last['state']}); the function's log group "
             f"{d.names.log_group} says why"
         ) from None
-    progress(f"replica {d.replica_table}: {expected} items after {time.monotonic() - start:.0f} s")
+    progress(f"replica {d.replica_table}: {expected} items after {clock.now() - start:.0f} s")
     return expected
