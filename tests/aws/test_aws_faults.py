@@ -1,11 +1,13 @@
 """The --aws path when AWS misbehaves or the user presses Ctrl-C, against moto's in-process
-mock with faults (``python -m ddbspec.aws.mock --deny/--throttle/--interrupt``).
+mock with faults (``python -m ddbspec.aws.mock --deny/--throttle/--interrupt/--no-capacity``).
 
 Each run ends with the mock's own inventory of the account: whatever happened, nothing the
 run created may be left in it.
 """
 
 from __future__ import annotations
+
+import re
 
 from suite import NOTHING_LEFT, mock_aws
 
@@ -53,4 +55,24 @@ def test_throttling_is_retried_and_counted_not_hidden():
     status, out = mock_aws("--throttle", "dynamodb:Scan:3", "-k", "sparse")
     assert status == 0, out
     assert "SDK retries (adaptive mode): 3 (ProvisionedThroughputExceededException 3)" in out
+    assert NOTHING_LEFT in out, out
+
+
+def test_exercise_1_on_an_endpoint_that_never_throttles_says_so():
+    # as an emulator of AWS: no capacity enforced; every step after the first that needs a
+    # throttle fails at once with the same sentence (not after a million writes)
+    capacity = ("-k", "capacity", "--aws-capacity", "workshop", "-m", "slow")
+    status, out = mock_aws("--no-capacity", *capacity, timeout=300)
+    assert status == FAILED, out
+    said = re.search(
+        r"the table (ddbspec-\S+-tlog) never throttled: 2000 items written at (\d+) a second "
+        r"against its 5 WCU, none handed back\. This endpoint does not enforce provisioned "
+        r"capacity",
+        out,
+    )
+    assert said, out
+    assert int(said[2]) > 2 * 5, said[0]  # the load outran the rate: 5 WCU should have throttled
+    later = ("throttles_are_on", "more_capacity", "a_low_capacity_index", "charts")
+    assert all(f"FAILED specs/test_capacity.py::test_{step}" in out for step in later), out
+    assert out.count(f"{said[1]} never throttled") >= 1 + len(later), out
     assert NOTHING_LEFT in out, out

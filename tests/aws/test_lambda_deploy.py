@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,121 @@ def test_waiting_for_the_replica_says_how_far_it_got(aws):
         )
 
 
+class Ticks:
+    """A clock that moves only when slept on: a wait of minutes takes no real time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+IMPORT_ERROR = "Unable to import module 'replica': No module named 'boto3'"
+
+
+class FailingBatches:
+    """Clients whose mapping reports that every batch failed, as an emulator's did when the
+    function could not import boto3; ``invoke`` answers as that function would, and notes
+    the events it was given. ``grow`` (if given) is called on every poll of the mapping."""
+
+    def __init__(self, clients: Any, grow: Any = None) -> None:
+        self.clients, self.grow, self.invoked = clients, grow, []
+
+    def __call__(self, service: str) -> Any:
+        client = self.clients(service)
+        if service == "lambda":
+            mapping = client.get_event_source_mapping
+
+            def failed(**kwargs: Any) -> dict[str, Any]:
+                if self.grow:
+                    self.grow()
+                return {**mapping(**kwargs), "LastProcessingResult": "FAILED"}
+
+            def invoke(**kwargs: Any) -> dict[str, Any]:
+                self.invoked.append(json.loads(kwargs["Payload"]))
+                error = {"errorMessage": IMPORT_ERROR, "errorType": "Runtime.ImportModuleError"}
+                return {
+                    "FunctionError": "Unhandled",
+                    "Payload": io.BytesIO(json.dumps(error).encode()),
+                }
+
+            client.get_event_source_mapping, client.invoke = failed, invoke
+        return client
+
+
+def log_lines(clients: Any, group: str, *lines: str) -> None:
+    """Write ``lines`` to ``group`` as the function's runtime would."""
+    logs, now = clients("logs"), int(time.time() * 1000)
+    logs.create_log_stream(logGroupName=group, logStreamName="2026/11/29/[$LATEST]1")
+    events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+    logs.put_log_events(logGroupName=group, logStreamName="2026/11/29/[$LATEST]1", logEvents=events)
+
+
+def test_a_function_failing_every_batch_fails_the_wait_within_a_minute_in_its_own_words(aws):
+    clients, arn = aws
+    recording = Recording(clients)
+    failing, clock = FailingBatches(recording), Ticks()
+    with deploy(clients, arn) as d:
+        log_lines(
+            clients,
+            d.names.log_group,
+            "INIT_START Runtime Version: python:3.12.v38",
+            f"[ERROR] Runtime.ImportModuleError: {IMPORT_ERROR}\n"
+            "Traceback (most recent call last):\n",
+            "START RequestId: 1 Version: $LATEST",
+            "END RequestId: 1",
+            "REPORT RequestId: 1 Duration: 2.00 ms",
+        )
+        with pytest.raises(DeployError) as error:
+            lambda_deploy.wait_for_items(
+                failing, d, 2000, timeout=600, poll=5, progress=NOTHING["progress"], clock=clock
+            )
+    message = str(error.value)
+    assert clock.t <= 60, f"failed after {clock.t:g} s of the wait's clock, not within a minute"
+    assert "holds 0 of 2000 items" in message and "FAILED" in message
+    assert f"Runtime.ImportModuleError: {IMPORT_ERROR}" in message
+    assert "REPORT RequestId" not in message  # Lambda's own lines say nothing of the error
+    assert failing.invoked == []  # the log said why: the function was not run again
+    assert "logs:FilterLogEvents" in recording.calls
+    assert recording.calls - TABLES <= suite_granted(), recording.calls - TABLES - suite_granted()
+
+
+def test_with_nothing_in_its_log_the_function_is_invoked_with_an_event_that_writes_nothing(aws):
+    clients, arn = aws
+    failing, clock = FailingBatches(clients), Ticks()
+    with deploy(clients, arn) as d, pytest.raises(DeployError) as error:
+        lambda_deploy.wait_for_items(
+            failing, d, 2000, timeout=600, poll=5, progress=NOTHING["progress"], clock=clock
+        )
+    assert clock.t <= 60, f"failed after {clock.t:g} s of the wait's clock, not within a minute"
+    assert failing.invoked == [{"Records": []}]
+    assert "lambda:InvokeFunction" in suite_granted()  # the run's own policy lets it ask
+    assert f"Unhandled: Runtime.ImportModuleError: {IMPORT_ERROR}" in str(error.value)
+
+
+def test_a_replica_still_growing_after_a_failed_batch_is_waited_on(aws):
+    """AWS retries a failed batch (and bisects it): while items arrive, the wait goes on."""
+    clients, arn = aws
+    polls = iter(range(10**6))
+
+    def one_item_every_third_poll() -> None:  # one every 15 s of the wait's clock
+        if (poll := next(polls)) % 3 == 0:
+            item = {"requestid": {"N": str(poll)}}
+            clients("dynamodb").put_item(TableName="run-tlog_replica", Item=item)
+
+    failing, clock = FailingBatches(clients, one_item_every_third_poll), Ticks()
+    with deploy(clients, arn) as d:
+        held = lambda_deploy.wait_for_items(
+            failing, d, 8, timeout=600, poll=5, progress=NOTHING["progress"], clock=clock
+        )
+    assert (held, failing.invoked) == (8, [])
+    assert clock.t > 100  # well past a minute of batches reported FAILED: not cut short
+
+
 class Recording:
     """Clients that note every operation they are asked for, as "service:Operation"."""
 
@@ -241,6 +357,20 @@ class Recording:
         return client
 
 
+TABLES = {"dynamodb:Scan"}  # granted by the suite's policy for its tables already
+
+
+def suite_granted() -> set[str]:
+    """Every action ``suite_permissions()`` grants (on some resource)."""
+    return {
+        action
+        for statement in lambda_deploy.suite_permissions()
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+
+
 def test_the_suites_own_permissions_cover_every_call_the_deployment_makes(aws):
     clients, arn = aws
     recording = Recording(clients)
@@ -249,15 +379,8 @@ def test_the_suites_own_permissions_cover_every_call_the_deployment_makes(aws):
             recording, d, 0, timeout=1, poll=0.01, progress=NOTHING["progress"]
         )
         assert leftovers(recording, d)
-    granted = {
-        action
-        for statement in lambda_deploy.suite_permissions()
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-    }
-    tables = {"dynamodb:Scan"}  # granted by the suite's policy for its tables already
-    assert recording.calls - tables <= granted, recording.calls - tables - granted
+    granted = suite_granted()
+    assert recording.calls - TABLES <= granted, recording.calls - TABLES - granted
     assert "iam:PassRole" in granted  # CreateFunction hands the role to Lambda
 
 

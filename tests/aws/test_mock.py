@@ -97,6 +97,7 @@ def test_the_mocks_options_and_pytests_are_told_apart():
     assert faults.throttle == {"dynamodb:Scan": 3}
     assert faults.interrupt == {"lambda:CreateFunction": 1}
     assert rest == ["specs", "-k", "deny"]
+    assert not faults.no_capacity and parse(["--no-capacity", "specs"])[0].no_capacity
     with pytest.raises(argparse.ArgumentTypeError, match="ACTION:N with N >= 1"):
         counted("dynamodb:Scan:0")
 

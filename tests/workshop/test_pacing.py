@@ -115,6 +115,17 @@ def test_the_log_reads_like_the_workshops_printout():
     assert log.first_shortfall() is None
 
 
+def test_a_load_no_table_throttled_says_the_endpoint_does_not_enforce_capacity():
+    log = LoadLog()
+    for i in range(4):  # 200 rows in 8 s, none handed back
+        log.record(Call(sent=2.0 * i, answered=2.0 * i + 2, items=50, written=50))
+    said = pacing.never_throttled(log, "run-tlog", 5)
+    assert said.startswith(
+        "the table run-tlog never throttled: 200 items written at 25 a second against its 5 WCU, "
+        "none handed back. This endpoint does not enforce provisioned capacity"
+    ), said
+
+
 def test_the_paced_loader_keeps_to_the_provisioned_rate():
     clock = ScaledClock(200)
     client = Batches(table_rate=10)

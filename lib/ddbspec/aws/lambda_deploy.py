@@ -14,13 +14,13 @@ runs, and only the function's execution has to be stood in for (``ddbspec.aws.mo
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import io
 import json
 import logging
 import sys
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -217,6 +217,7 @@ def suite_permissions(prefix: str = "ddbspec") -> list[dict[str, Any]]:
                 "lambda:DeleteFunction",
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
+                "lambda:InvokeFunction",
                 "lambda:TagResource",
             ],
             "Resource": function,
@@ -247,6 +248,7 @@ def suite_permissions(prefix: str = "ddbspec") -> list[dict[str, Any]]:
             "Action": [
                 "logs:CreateLogGroup",
                 "logs:DeleteLogGroup",
+                "logs:FilterLogEvents",
                 "logs:PutRetentionPolicy",
                 "logs:TagResource",
                 "logs:TagLogGroup",
@@ -653,6 +655,31 @@ def leftovers(clients: Clients, d: Deployment) -> list[str]:
     return found
 
 
+STALLED = 45.0  # seconds a replica may stand still while the mapping's last batch FAILED:
+# then the function fails every batch (AWS retries one that failed, and a replica that grows
+# in between is waited on); with the wait's poll and a look at the error, within a minute
+LOG_LINES = 5  # the function's last log lines a failure shows
+LAMBDAS_OWN_LINES = ("START ", "END ", "REPORT ", "INIT_START ", "INIT_REPORT ")
+# the event a function is invoked with to see its error: it writes nothing, and a function
+# that cannot load (an import error, a missing setting) fails on any event
+PROBE: dict[str, list[Any]] = {"Records": []}
+
+
+@dataclass
+class _Seen:
+    """How far the replica got, and since when it has stood still."""
+
+    held: int
+    since: float  # when the count last changed (or the wait began)
+    state: str = ""
+
+    def saw(self, held: int, now: float) -> float:
+        """Note ``held`` items at ``now``; return how long the count has stood still."""
+        if held != self.held:
+            self.held, self.since = held, now
+        return now - self.since
+
+
 def wait_for_items(
     clients: Clients,
     d: Deployment,
@@ -660,27 +687,92 @@ def wait_for_items(
     timeout: float = 600.0,
     poll: float = 5.0,
     progress: Progress = say,
+    clock: waiting.Clock | None = None,
 ) -> int:
-    """Wait until the replica holds ``expected`` items, saying how far it is while waiting."""
-    ddb, lam = clients("dynamodb"), clients("lambda")
-    start, last = time.monotonic(), {"held": 0, "state": ""}
+    """Wait until the replica holds ``expected`` items, saying how far it is while waiting.
+
+    A function that fails every batch fails the wait after ``STALLED`` s, not at the
+    timeout, with its own error. ``clock`` times the wait: real time unless a test gives one.
+    """
+    ddb, lam, clock = clients("dynamodb"), clients("lambda"), clock or waiting.RealClock()
+    start = clock.now()
+    seen = _Seen(0, start)
 
     def replicated() -> bool | waiting.Pending:
-        last["held"] = held = count_items(ddb, d.replica_table)
+        held = count_items(ddb, d.replica_table)
         if held == expected:
             return True
+        still = seen.saw(held, clock.now())
         mapping = lam.get_event_source_mapping(UUID=d.mapping_uuid) if d.mapping_uuid else {}
-        state = f"mapping {mapping.get('State')}, last result {mapping.get('LastProcessingResult')}"
-        last["state"] = state
-        return waiting.Pending(f"{held} of {expected} items ({state})")
+        result = mapping.get("LastProcessingResult")
+        seen.state = f"mapping {mapping.get('State')}, last result {result}"
+        if result == "FAILED" and still >= STALLED:
+            raise DeployError(
+                f"the replica {d.replica_table} holds {held} of {expected} items and has not "
+                f"grown for {still:.0f} s, and the mapping's last batch FAILED: the function "
+                f"{d.names.function} fails its batches. {_function_error(clients, d)}"
+            )
+        return waiting.Pending(f"{held} of {expected} items ({seen.state})")
 
     try:
-        waiting.until(f"replica {d.replica_table}", replicated, timeout, poll, 0, progress)
+        waiting.until(
+            f"replica {d.replica_table}", replicated, timeout, poll, 0, progress, clock=clock
+        )
     except waiting.TimedOut as late:
         raise DeployError(
-            f"the replica {d.replica_table} holds {last['held']} of {expected} items after "
-            f"{late.waited:.0f} s ({last['state']}); the function's log group "
+            f"the replica {d.replica_table} holds {seen.held} of {expected} items after "
+            f"{late.waited:.0f} s ({seen.state}); the function's log group "
             f"{d.names.log_group} says why"
         ) from None
-    progress(f"replica {d.replica_table}: {expected} items after {time.monotonic() - start:.0f} s")
+    progress(f"replica {d.replica_table}: {expected} items after {clock.now() - start:.0f} s")
     return expected
+
+
+def _function_error(clients: Clients, d: Deployment) -> str:
+    """The function's error in its own words: its log's last lines, or else one invocation's."""
+    group = d.names.log_group
+    try:
+        lines = _last_log_lines(clients("logs"), group)
+    except ClientError as e:  # not readable: the invocation may still say
+        lines, unread = [], f"could not be read ({e})"
+    else:
+        unread = "has nothing from the function"
+    if lines:
+        return f"Its log group {group} ends:\n  " + "\n  ".join(lines).replace("\n", "\n  ")
+    return f"Its log group {group} {unread}; {_probe(clients('lambda'), d.names.function)}"
+
+
+def _last_log_lines(logs: Any, group: str) -> list[str]:
+    """The last ``LOG_LINES`` the function logged, without Lambda's START/END/REPORT lines.
+
+    The log group is this run's own, so all of it is read (a failing run's is short).
+    """
+    kept: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+        messages = (event["message"].strip() for event in page["events"])
+        kept.extend(m for m in messages if m and not m.startswith(LAMBDAS_OWN_LINES))
+    return list(kept)
+
+
+def _probe(lam: Any, function: str) -> str:
+    """Invoke the function once with ``PROBE`` (nothing to write) and say how it answered."""
+    try:
+        answer = lam.invoke(FunctionName=function, Payload=json.dumps(PROBE).encode())
+    except ClientError as e:
+        return f"invoking it failed: {e}"
+    payload, event = answer["Payload"].read().decode(errors="replace"), json.dumps(PROBE)
+    if "FunctionError" not in answer:
+        return (
+            f"invoked with {event} it succeeded, so it loads and runs: the failure is in the "
+            "batches themselves, which it does not log"
+        )
+    return f"invoked with {event} it failed: {answer['FunctionError']}: {_error_of(payload)}"
+
+
+def _error_of(payload: str) -> str:
+    """A failed invocation's payload as ``errorType: errorMessage``, else the payload itself."""
+    try:
+        error = json.loads(payload)
+        return f"{error['errorType']}: {error['errorMessage']}"
+    except (ValueError, KeyError, TypeError):
+        return payload[:500]

@@ -13,7 +13,8 @@ service's own wire format; ``--policy FILE`` refuses every action an IAM policy 
 not allow (by action: resources and conditions are not evaluated), to check that the shipped
 policy (lib/ddbspec/aws/policy.json) grants all a run does; ``--throttle ACTION:N`` answers
 its first N calls with a throttling error; ``--interrupt ACTION:N`` presses Ctrl-C right after
-the Nth call has been answered.
+the Nth call has been answered; ``--no-capacity`` enforces no provisioned capacity and publishes
+no DynamoDB metric, as an emulator of AWS (exercise 1 then has to say so).
 When pytest is done, whatever the run left in the mocked account is listed, and a run that
 left anything (without --keep-tables) fails.
 """
@@ -78,6 +79,7 @@ class Faults:
     allow: list[str] | None = None  # --policy's allowed action patterns; None: all allowed
     throttle: dict[str, int] = field(default_factory=dict)
     interrupt: dict[str, int] = field(default_factory=dict)
+    no_capacity: bool = False  # DynamoDB's capacity not enforced, as an emulator of AWS
     active: bool = True
     seen: Counter[str] = field(default_factory=Counter)
 
@@ -252,12 +254,14 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
     parser.add_argument("--policy", type=allowed_actions, metavar="FILE")
     parser.add_argument("--throttle", action="append", type=counted, default=[])
     parser.add_argument("--interrupt", action="append", type=counted, default=[])
+    parser.add_argument("--no-capacity", action="store_true")
     known, rest = parser.parse_known_args(argv)
     faults = Faults(
         deny=set(known.deny),
         allow=known.policy,
         throttle=dict(known.throttle),
         interrupt=dict(known.interrupt),
+        no_capacity=known.no_capacity,
     )
     return faults, rest
 
@@ -275,7 +279,7 @@ def main(argv: list[str], prog: str = "ddbspec mock-aws") -> int:
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
     account.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
-    capacity = Capacity(account.SERVICE_CLOCK)
+    capacity = None if faults.no_capacity else Capacity(account.SERVICE_CLOCK)
     with mock_aws(), answering(faults, capacity), mock_capacity.as_cloudwatch_answers():
         status = int(pytest.main(["--aws", "-p", "no:xdist", "-W", ALREADY_IMPORTED, *args]))
         faults.active = False

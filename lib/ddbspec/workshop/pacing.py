@@ -15,6 +15,7 @@ the workshop's shape from (rows per 100, where the burst ran out).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -102,6 +103,22 @@ class LoadLog:
 
     def span(self) -> tuple[float, float]:
         return min(c.sent for c in self.calls), max(c.answered for c in self.calls)
+
+    def rate(self) -> float:
+        """Items written a second, from the first request sent to the last one answered."""
+        start, end = self.span()
+        return self.written / (end - start) if end > start else math.inf
+
+
+def never_throttled(log: LoadLog, table: str, wcu: float) -> str:
+    """What a load that a table of ``wcu`` should have throttled, and did not, says: the
+    endpoint does not enforce provisioned capacity (an emulator of AWS, say)."""
+    return (
+        f"the table {table} never throttled: {log.written} items written at {log.rate():.0f} "
+        f"a second against its {wcu:g} WCU, none handed back. This endpoint does not enforce "
+        "provisioned capacity, which is what exercise 1 is about: run it on AWS, under "
+        "`ddbspec mock-aws`, or on a local engine (through the suite's capacity gateway)"
+    )
 
 
 def _throttled(problem: ClientError) -> bool:
