@@ -3,8 +3,8 @@
 One package, a folder per layer (``lib/ddbspec/README.md`` lists every module):
 
 - ``workshop``: the patterns as plain boto3 code, what the specs read like.
-- ``engines``: where specs run: dynalite, moto, containers, an endpoint, AWS; started, probed,
-  shared by xdist workers and stopped.
+- ``engines``: where specs run: dynalite, moto, ministack, containers, an endpoint, AWS;
+  started, probed, shared by xdist workers and stopped.
 - ``capacity``: DynamoDB's provisioned throughput emulated, and the gateway that enforces it.
 - ``aws``: the live-account path (account, cost, sweep, Lambda) and its in-process mock.
 

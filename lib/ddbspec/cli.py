@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     swept.add_argument("--yes", action="store_true", help="delete them (default: only list)")
     images = commands.add_parser("images", help="build the suite's Docker images")
     images.add_argument("action", choices=["build"])
-    images.add_argument("names", nargs="*", metavar="IMAGE", help="dynalite, moto, gateway, suite")
+    images.add_argument(
+        "names", nargs="*", metavar="IMAGE", help="dynalite, moto, ministack, gateway, suite"
+    )
     images.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
     images.add_argument(
         "--base",

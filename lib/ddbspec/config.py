@@ -89,7 +89,7 @@ def chosen_engine(engine: str, aws: bool, url: str | None, image: str | None = N
     if engine == "container" and not image:
         raise UsageError(
             "--engine container needs --container-image: a preset (dynamodb-local, dynalite, "
-            "moto) or an image reference with --container-port."
+            "moto, ministack) or an image reference with --container-port."
         )
     if aws and engine not in ("auto", "aws"):
         raise UsageError(f"--aws and --engine {engine} contradict each other: pick one.")

@@ -60,9 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--container-image",
         metavar="NAME",
-        help="the image --engine container runs: a preset (dynamodb-local, dynalite, moto) "
-        "or any DynamoDB-compatible image reference (with --container-port); implies "
-        "--engine container",
+        help="the image --engine container runs: a preset (dynamodb-local, dynalite, moto, "
+        "ministack) or any DynamoDB-compatible image reference (with --container-port); "
+        "implies --engine container",
     )
     group.addoption(
         "--container-port",

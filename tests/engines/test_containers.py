@@ -46,6 +46,19 @@ def test_compose_runs_each_service_as_its_preset_does():
     assert compose("compose.yaml")["gateway"]["image"] == images.IMAGES["gateway"].ref
 
 
+def test_a_build_context_holds_what_every_stage_before_the_target_needs():
+    """Docker's classic builder builds the stages before the target too: building ministack
+    alone failed on the dynalite stage's missing folder."""
+    assert images.stages_need([images.IMAGES["dynalite"]]) == {"dynalite"}
+    assert images.stages_need([images.IMAGES["ministack"]]) == {"dynalite", "ministack"}
+    assert images.stages_need([images.IMAGES["suite"]]) == {
+        "dynalite",
+        "ministack",
+        "wheels",
+        "suite",
+    }
+
+
 def test_docker_absent_is_reported_quickly_with_its_socket_and_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
     started = time.monotonic()
@@ -124,12 +137,13 @@ def settings_for(tmp_path: Path, image: str, **more) -> config.Settings:
     )
 
 
-def test_a_preset_starts_answers_is_probed_and_leaves_nothing(docker_here, tmp_path):
-    settings = settings_for(tmp_path, "moto")
+@pytest.mark.parametrize("preset", ["moto", "ministack"])
+def test_a_preset_starts_answers_is_probed_and_leaves_nothing(docker_here, tmp_path, preset):
+    settings = settings_for(tmp_path, preset)
     info = registry.acquire(settings, "container")
     try:
         assert info.error is None, info.error
-        assert info.version.startswith(images.IMAGES["moto"].ref)
+        assert info.version.startswith(images.IMAGES[preset].ref)
         assert info.capabilities["transactions"] and info.capabilities["streams"]
         assert containers.labelled(settings.run_id) == [info.container]
     finally:

@@ -57,6 +57,20 @@ PRESETS = {
         "build it: ddbspec images build moto",
         pull=False,
     ),
+    "ministack": Preset(  # its image's entrypoint is env: the settings, then the command
+        images.IMAGES["ministack"].ref,
+        (
+            f"BIND_HOST={processes.HOST}",
+            "GATEWAY_PORT={port}",
+            f"AWS_ENDPOINT_URL=http://{processes.HOST}:{{port}}",
+            "LOG_LEVEL=WARNING",
+            "python",
+            "-m",
+            "ministack",
+        ),
+        "build it: ddbspec images build ministack",
+        pull=False,
+    ),
 }
 
 

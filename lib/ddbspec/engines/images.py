@@ -1,10 +1,12 @@
 """``ddbspec images build``: every image the suite can run, built from what this machine has.
 
-The images (``docker/Dockerfile``, one target each) are the suite's engines (dynalite, moto),
+The images (``docker/Dockerfile``, one target each) are the suite's engines (dynalite, moto,
+ministack),
 the capacity gateway and the suite itself. Their bases are the official slim images where a
 registry answers; where none does, a Debian base made here (debootstrap, then docker import)
-with python3 and nodejs. Everything else comes from this machine: the suite's wheels (pip
-wheel) and its dynalite install, so nothing inside a build needs the network. An image whose
+with python3 and nodejs. Everything else comes from this machine: the suite's wheels and
+ministack's pinned ones (pip wheel) and its dynalite install, so nothing inside a build needs
+the network. An image whose
 inputs have not changed (its ``ddbspec.inputs`` label) is kept, not rebuilt.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ddbspec.engines.dynalite import Dynalite
+from ddbspec.engines.ministack import PINS, Ministack
 from ddbspec.errors import EngineError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,8 +46,9 @@ class Image:
         return f"ddbspec/{self.target}:{TAG}"
 
 
-IMAGES = {
+IMAGES = {  # in the Dockerfile's order of stages
     "dynalite": Image("dynalite", ("dynalite",)),
+    "ministack": Image("ministack", ("ministack",)),
     "moto": Image("moto", ("wheels",)),
     "gateway": Image("gateway", ("wheels",)),
     "suite": Image("suite", ("wheels", "suite", "dynalite")),
@@ -181,6 +185,7 @@ def inputs(cache_dir: Path) -> dict[str, str]:
     suite = [REPO / f for f in SUITE_FILES] + [REPO / d for d in SUITE_DIRS]
     return {
         "dynalite": Dynalite().build(),
+        "ministack": Ministack().build(),
         "wheels": digest([REPO / "pyproject.toml", REPO / "lib"]),
         "suite": digest(suite),
         "dockerfile": digest([DOCKERFILE]),
@@ -201,12 +206,24 @@ def context(folder: Path, needs: set[str], cache_dir: Path, say: Say) -> None:
         shutil.copytree(REPO / "lib", source / "lib", ignore=IGNORED)
         python = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir"]
         run([*python, str(folder / "wheels"), f"{source}[dev]", "setuptools>=77"])
+    if "ministack" in needs:
+        say("images: pip wheel ministack's pins (from pip's cache where it can)")
+        wheels = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
+        run([*wheels, str(folder / "ministack"), "-r", str(PINS)])
     if "suite" in needs:
         (folder / "suite").mkdir()
         for name in SUITE_FILES:
             shutil.copy(REPO / name, folder / "suite" / name)
         for name in SUITE_DIRS:
             shutil.copytree(REPO / name, folder / "suite" / name, ignore=IGNORED)
+
+
+def stages_need(images: Iterable[Image]) -> set[str]:
+    """What the context must hold to build ``images``: Docker's classic builder also builds
+    every stage before a target, so the inputs of every image up to the last one built."""
+    order = list(IMAGES.values())
+    last = max(order.index(image) for image in images)
+    return {i for image in order[: last + 1] for i in image.inputs}
 
 
 def build(
@@ -227,7 +244,7 @@ def build(
         return {image.ref: "up to date" for image in chosen}
     args = bases(base, say)
     with tempfile.TemporaryDirectory(prefix="ddbspec-context-") as folder:
-        needs = {i for image in stale for i in image.inputs}
+        needs = stages_need(stale)
         context(Path(folder), needs, cache_dir, say)
         for image, wanted in stale.items():
             say(f"images: building {image.ref} (target {image.target})")
