@@ -13,7 +13,8 @@ service's own wire format; ``--policy FILE`` refuses every action an IAM policy 
 not allow (by action: resources and conditions are not evaluated), to check that the shipped
 policy (lib/ddbspec/aws/policy.json) grants all a run does; ``--throttle ACTION:N`` answers
 its first N calls with a throttling error; ``--interrupt ACTION:N`` presses Ctrl-C right after
-the Nth call has been answered.
+the Nth call has been answered, and ``--terminate ACTION:N`` then sends the process SIGTERM,
+as ``timeout``, a cancelled CI job or ``docker stop`` would.
 When pytest is done, whatever the run left in the mocked account is listed, and a run that
 left anything (without --keep-tables) fails.
 """
@@ -25,6 +26,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -63,7 +65,7 @@ def action_of(event_name: str) -> str:
 
 
 def counted(text: str) -> tuple[str, int]:
-    """'ACTION:N' (N defaults to 1), for --throttle and --interrupt."""
+    """'ACTION:N' (N defaults to 1), for --throttle, --interrupt and --terminate."""
     action, _, n = text.rpartition(":") if text.count(":") > 1 else (text, "", "1")
     if not n.isdigit() or int(n) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected ACTION or ACTION:N with N >= 1")
@@ -78,6 +80,7 @@ class Faults:
     allow: list[str] | None = None  # --policy's allowed action patterns; None: all allowed
     throttle: dict[str, int] = field(default_factory=dict)
     interrupt: dict[str, int] = field(default_factory=dict)
+    terminate: dict[str, int] = field(default_factory=dict)
     active: bool = True
     seen: Counter[str] = field(default_factory=Counter)
 
@@ -215,6 +218,8 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
                 response = send(event_name, request)
             else:
                 response = capacity.answer(event_name, request, send)
+        if faults.active and n == faults.terminate.get(action):
+            os.kill(os.getpid(), signal.SIGTERM)  # whatever the process does with it
         if faults.active and n == faults.interrupt.get(action):
             raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.aws.mock) after {action}")
         return response
@@ -252,12 +257,14 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
     parser.add_argument("--policy", type=allowed_actions, metavar="FILE")
     parser.add_argument("--throttle", action="append", type=counted, default=[])
     parser.add_argument("--interrupt", action="append", type=counted, default=[])
+    parser.add_argument("--terminate", action="append", type=counted, default=[])
     known, rest = parser.parse_known_args(argv)
     faults = Faults(
         deny=set(known.deny),
         allow=known.policy,
         throttle=dict(known.throttle),
         interrupt=dict(known.interrupt),
+        terminate=dict(known.terminate),
     )
     return faults, rest
 
