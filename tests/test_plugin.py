@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from ddbspec.config import Settings
 from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
+from ddbspec.sigterm import TermAsInterrupt
 
 from suite import REPO, run_suite
 
@@ -234,3 +236,23 @@ def test_the_plugin_is_an_entry_point_that_conftest_does_not_load_twice(tmp_path
     loaded_first = run_suite("-p", "ddbspec.plugin", "--help", tmp=tmp_path)  # as pytest11 does
     assert loaded_first.returncode == 0, loaded_first.stderr
     assert "--scale" in loaded_first.stdout
+
+
+def test_sigterm_is_handled_as_ctrl_c_once_then_ignored_and_given_back():
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        term = TermAsInterrupt()
+        term.install()
+        assert signal.getsignal(signal.SIGTERM) == term._received  # else a SIGTERM kills pytest
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # while the run cleans up: ignored
+        assert term.ignored == 1
+        term.restore()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # whoever started the run wants it ignored
+        TermAsInterrupt().install()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,12 +231,13 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
         BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
-def inventory() -> list[str]:
+def inventory(client: Callable[[str], Any] | None = None) -> list[str]:
     """Everything in the mocked account that a run could have created: in a mock, all of it
-    is the suite's, so nothing is filtered by name or tag."""
+    is the suite's, so nothing is filtered by name or tag. ``client(service)`` reaches
+    another emulator's account (default: boto3's, the in-process mock's)."""
     import boto3
 
-    client = boto3.session.Session().client
+    client = client or boto3.session.Session().client
     ddb, lam, iam, logs = client("dynamodb"), client("lambda"), client("iam"), client("logs")
     return [
         *(f"table {n}" for n in ddb.list_tables()["TableNames"]),
