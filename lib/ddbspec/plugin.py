@@ -201,12 +201,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def ended(config: pytest.Config, settings: Settings) -> None:
     """The run's end in the controller: sweep what is still standing, stop the engines."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for engine, deleted in sweep.sweep_run(settings).items():
-        (reporter.write_line if reporter else print)(
-            f"ddbspec: run {settings.run_id}'s end deleted on {engine} what was still "
-            f"standing ({len(deleted)}: shared tables, what an interrupt left): "
-            + ", ".join(deleted)
-        )
+    for engine, swept in sweep.sweep_run(settings).items():
+        for line in summary.swept(settings.run_id, engine, swept):
+            (reporter.write_line if reporter else print)(line)
     registry.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     progress.show_with(None)

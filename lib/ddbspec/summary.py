@@ -13,6 +13,7 @@ import pytest
 
 from ddbspec import targets
 from ddbspec.aws import account, cost
+from ddbspec.aws.sweep import Swept
 from ddbspec.config import Settings
 from ddbspec.engines import registry
 
@@ -222,3 +223,27 @@ def retried(counts: Counter[str], engine: str) -> str:
         return f"SDK retries ({mode} mode): none"
     causes = ", ".join(f"{code} {n}" for code, n in counts.most_common())
     return f"SDK retries ({mode} mode): {sum(counts.values())} ({causes})"
+
+
+def swept(run_id: str, engine: str, what: Swept) -> list[str]:
+    """The run's last lines: its shared tables deleted, as the routine they are; what an
+    interrupted spec left, only when there was some; what could not be deleted, and why."""
+    lines = []
+    if what.shared:
+        tables = "table" if len(what.shared) == 1 else "tables"
+        lines.append(
+            f"ddbspec: run {run_id} deleted its {len(what.shared)} shared {tables} on "
+            f"{engine}: {', '.join(what.shared)}"
+        )
+    if what.interrupted:
+        lines.append(
+            f"ddbspec: run {run_id}'s end deleted on {engine} what an interrupted spec left "
+            f"({len(what.interrupted)}): {', '.join(what.interrupted)}"
+        )
+    if what.failed:
+        lines.append(
+            f"ddbspec: run {run_id}'s end could NOT delete on {engine} ({len(what.failed)}): "
+            + "; ".join(what.failed)
+            + ("; `ddbspec sweep-aws` finds it later" if engine == "aws" else "")
+        )
+    return lines
