@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"  # the workshop's CSV files, as the suite ships them
+
+
+def suite_environment(tmp: Path, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment a run of the suite gets: this one, its temporary files in tmp, and
+    ``env``'s variables added (a None value removes one)."""
+    changes = {
+        "TMPDIR": str(tmp),
+        "PYTEST_XDIST_WORKER": None,
+        "PYTEST_ADDOPTS": None,
+        **(env or {}),
+    }
+    return {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
 
 
 def run_suite(
@@ -20,21 +33,30 @@ def run_suite(
 
     ``env`` adds variables to the environment; a None value removes one.
     """
-    changes = {
-        "TMPDIR": str(tmp),
-        "PYTEST_XDIST_WORKER": None,
-        "PYTEST_ADDOPTS": None,
-        **(env or {}),
-    }
-    environment = {k: v for k, v in {**os.environ, **changes}.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=REPO,
-        env=environment,
+        env=suite_environment(tmp, env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def start_suite(
+    *args: str, tmp: Path, env: dict[str, str | None] | None = None
+) -> subprocess.Popen:
+    """``run_suite`` started, not waited for: in a process group of its own, as a shell's
+    job is (``timeout`` signals the group), its output in one stream."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        env=suite_environment(tmp, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -62,6 +84,18 @@ def wait_for(condition: Callable[[], object], timeout: float) -> bool:
 
 
 NOTHING_LEFT = "ddbspec mock-aws: the run left nothing in the mocked account"
+LEFT = "ddbspec mock-aws: left in the mocked account:"
+
+
+def left_in_mock(out: str) -> list[str] | None:
+    """What ``ddbspec mock-aws`` listed as left in the mocked account; None if it listed
+    nothing at all (the process did not live to take the inventory)."""
+    if NOTHING_LEFT in out:
+        return []
+    if LEFT not in out:
+        return None
+    listed = out.split(LEFT, 1)[1].splitlines()[1:]
+    return [line.strip() for line in listed if line.startswith("  ")]
 
 
 def mock_aws(*args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
@@ -109,3 +143,28 @@ def fake_aws_credentials(monkeypatch, region: str, **extra: str) -> None:
     for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, **extra}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@contextlib.contextmanager
+def moto_server(tmp: Path) -> Iterator[str]:
+    """moto's server (the suite's moto engine) for the test's own use: its URL, an account
+    of every service at one endpoint, new and empty."""
+    from ddbspec.config import Settings
+    from ddbspec.engines import registry
+
+    state = tmp / "moto-server"
+    state.mkdir()
+    settings = Settings(run_id="emulator", state_dir=state, owner_pid=os.getpid())
+    try:
+        info = registry.acquire(settings, "moto")
+        assert info.endpoint_url, info.error or info.unavailable
+        yield info.endpoint_url
+    finally:
+        registry.release_all(settings)
+
+
+def at_endpoint(url: str) -> dict[str, str | None]:
+    """The environment of a ``--aws`` run that boto3 sends to ``url`` instead of AWS."""
+    from ddbspec.aws.mock import FAKE_CREDENTIALS
+
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": url, "AWS_PROFILE": None}

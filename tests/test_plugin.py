@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from ddbspec.config import Settings
 from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
+from ddbspec.sigterm import TermAsInterrupt
 
 from suite import REPO, run_suite
 
@@ -249,3 +251,23 @@ def test_xdist_keeps_each_module_on_one_worker_unless_told_otherwise(workers, ch
     assert options.dist == dist
     with pytest.raises(StopIteration):
         hook.send(0)
+
+
+def test_sigterm_is_handled_as_ctrl_c_once_then_ignored_and_given_back():
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        term = TermAsInterrupt()
+        term.install()
+        assert signal.getsignal(signal.SIGTERM) == term._received  # else a SIGTERM kills pytest
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # while the run cleans up: ignored
+        assert term.ignored == 1
+        term.restore()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # whoever started the run wants it ignored
+        TermAsInterrupt().install()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -4,6 +4,7 @@ next run only when their fingerprint matches and their load was complete."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from ddbspec.aws import sweep
 from ddbspec.engines import registry
 from ddbspec.workshop import tables
 from ddbspec.workshop.loaders import count_items, load
+
+from suite import run_suite
 
 DEFINITION = tables.TableDef("shared_probe", ("pk", "S"), None)
 
@@ -142,8 +145,47 @@ def test_engines_without_a_disk_store_delete_shared_tables_with_the_run(tmp_path
         build = Builder(10)
         name = shared(run, "moto", "fp-d" * 4, build)
         assert run.run_id in name and build.calls == 1
-        assert sweep.sweep_run(run) == {"moto": [name]}
+        assert sweep.sweep_run(run) == {"moto": sweep.Swept(shared=[name])}
         ddb = registry.acquire(run, "moto").client()
         assert name not in ddb.list_tables()["TableNames"]
     finally:
         registry.release_all(run)
+
+
+PROBE = """
+from ddbspec.workshop import tables
+from ddbspec.workshop.loaders import load
+
+DEFINITION = tables.TableDef("shared_probe", ("pk", "S"), None)
+
+
+def test_reads_a_shared_table(target):
+    target.shared_table(DEFINITION, "fp" * 8, lambda ddb, name: load(ddb, name, [{"pk": "a"}]))
+"""
+KILLED = """
+
+def test_is_killed_before_its_teardown(target):
+    tables.create_table(target.client(), DEFINITION, target.table_name("orphan"), target.waits)
+"""
+
+
+@pytest.mark.parametrize("interrupted", [False, True], ids=["normal", "interrupted-spec"])
+def test_the_runs_end_says_it_deleted_its_shared_tables_and_an_interrupt_only_if_any(
+    tmp_path, interrupted
+):
+    spec = tmp_path / "test_probe.py"
+    spec.write_text(PROBE + (KILLED if interrupted else ""))
+    result = run_suite(str(spec), "--engine", "moto", tmp=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    run = re.search(r"; run (\w+);", out).group(1)
+    said = [line for line in out.splitlines() if line.startswith(f"ddbspec: run {run}")]
+    shared = f"ddbspec-{run}-shared-shared_probe-fpfpfpfpfpfp"
+    assert said[0] == f"ddbspec: run {run} deleted its 1 shared table on moto: {shared}", out
+    if interrupted:
+        assert said[1:] == [
+            f"ddbspec: run {run}'s end deleted on moto what an interrupted spec left (1): "
+            f"table ddbspec-{run}-main-probe-orphan"
+        ], out
+    else:
+        assert said[1:] == [] and "interrupt" not in out, out

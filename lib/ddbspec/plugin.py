@@ -1,7 +1,8 @@
 """The pytest plugin: hooks, options and fixtures (what they report is ``ddbspec.summary``).
 
 The controller (the pytest process itself, or xdist's controller) decides the run's settings,
-checks the data and the chosen engines, and stops every engine at the end, Ctrl-C included.
+checks the data and the chosen engines, and stops every engine at the end, Ctrl-C included;
+SIGTERM is handled as Ctrl-C in every process of the run (``ddbspec.sigterm``).
 Engines start lazily in whichever process first needs them (``registry.acquire``).
 """
 
@@ -33,10 +34,12 @@ from ddbspec.config import (
 )
 from ddbspec.engines import clients, registry
 from ddbspec.errors import DdbSpecError, EngineFailed, NoEngineCapable, UsageError
+from ddbspec.sigterm import TermAsInterrupt
 from ddbspec.workshop.datasets import verify_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = pytest.StashKey[Settings]()
+SIGTERM = pytest.StashKey[TermAsInterrupt]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -159,6 +162,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SIGTERM] = TermAsInterrupt()
+    config.stash[SIGTERM].install()  # in xdist's workers too: a group's SIGTERM reaches them
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         config.stash[SETTINGS] = Settings.from_json(worker["ddbspec"])
@@ -186,17 +191,31 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["ddbspec"] = settings.to_json()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The specs are done: what follows is cleanup (xdist's workers stopping, the sweep)."""
+    if SIGTERM in session.config.stash:
+        session.config.stash[SIGTERM].cleaning()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or SETTINGS not in config.stash:
-        return
-    settings = config.stash[SETTINGS]
+    sigterm = config.stash.get(SIGTERM, None)
+    if sigterm is not None:
+        sigterm.cleaning()
+    try:
+        if not hasattr(config, "workerinput") and SETTINGS in config.stash:
+            ended(config, config.stash[SETTINGS])
+    finally:
+        if sigterm is not None:
+            sigterm.restore()
+
+
+def ended(config: pytest.Config, settings: Settings) -> None:
+    """The run's end in the controller: sweep what is still standing, stop the engines."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for engine, deleted in sweep.sweep_run(settings).items():
-        (reporter.write_line if reporter else print)(
-            f"ddbspec: run {settings.run_id}'s end deleted on {engine} what was still "
-            f"standing ({len(deleted)}: shared tables, what an interrupt left): "
-            + ", ".join(deleted)
-        )
+    for engine, swept in sweep.sweep_run(settings).items():
+        for line in summary.swept(settings.run_id, engine, swept):
+            (reporter.write_line if reporter else print)(line)
     registry.release_all(settings)
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     progress.show_with(None)

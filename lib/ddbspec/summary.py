@@ -13,6 +13,7 @@ import pytest
 
 from ddbspec import targets
 from ddbspec.aws import account, cost
+from ddbspec.aws.sweep import Swept
 from ddbspec.config import Settings
 from ddbspec.engines import registry
 
@@ -65,17 +66,36 @@ def header(settings: Settings, data: Path) -> list[str]:
 
 
 def aws_header(settings: Settings) -> str:
-    """Before anything is created: where, as whom, what, and what it may cost."""
+    """Before anything is created: where, as whom, what, and what it may cost (nothing, where
+    boto3 is sent to an endpoint that is not the service)."""
     info = registry.ENGINES["aws"].start(settings)
+    found = account.elsewhere(info.region)
     base = f"{settings.table_prefix}-{settings.run_id}-"
-    return (
-        f"ddbspec: AWS account {account.account(info)}, region {info.region}: creates tables "
+    what = (
+        f"account {account.account(info)}, region {info.region}: creates tables "
         f"{base}* and, for exercise 8, a Lambda function, its IAM role (service-role/) and "
         f"its log group named {base}*-replica, all tagged {account.RUN_TAG}={settings.run_id} and "
-        f"deleted when the run ends. Cost: the employee exercises "
-        f"{cost.employee_estimate(settings.aws_capacity)}; the log tables at scale "
-        f"{settings.scale} {cost.log_estimate(settings.aws_capacity, settings.scale)}; exercise 1 "
-        f"{cost.capacity_estimate(settings.aws_capacity)}"
+        "deleted when the run ends"
+    )
+    if len(found) == len(account.SERVICES):
+        return (
+            f"ddbspec: not AWS: boto3 sends every call to {account.sent_to(found)} "
+            f"(AWS_ENDPOINT_URL*, or the profile's endpoint_url), which is not the service "
+            f"and charges nothing; its {what}"
+        )
+    if found:
+        where = f"ddbspec: partly not AWS: boto3 sends calls to {account.sent_to(found)}; {what}"
+        return where if "dynamodb" in found else f"{where}. {costs(settings)}"
+    return f"ddbspec: AWS {what}. {costs(settings)}"
+
+
+def costs(settings: Settings) -> str:
+    """What the run's tables may cost at AWS."""
+    capacity = settings.aws_capacity
+    return (
+        f"Cost: the employee exercises {cost.employee_estimate(capacity)}; the log tables at "
+        f"scale {settings.scale} {cost.log_estimate(capacity, settings.scale)}; exercise 1 "
+        f"{cost.capacity_estimate(capacity)}"
     )
 
 
@@ -222,3 +242,27 @@ def retried(counts: Counter[str], engine: str) -> str:
         return f"SDK retries ({mode} mode): none"
     causes = ", ".join(f"{code} {n}" for code, n in counts.most_common())
     return f"SDK retries ({mode} mode): {sum(counts.values())} ({causes})"
+
+
+def swept(run_id: str, engine: str, what: Swept) -> list[str]:
+    """The run's last lines: its shared tables deleted, as the routine they are; what an
+    interrupted spec left, only when there was some; what could not be deleted, and why."""
+    lines = []
+    if what.shared:
+        tables = "table" if len(what.shared) == 1 else "tables"
+        lines.append(
+            f"ddbspec: run {run_id} deleted its {len(what.shared)} shared {tables} on "
+            f"{engine}: {', '.join(what.shared)}"
+        )
+    if what.interrupted:
+        lines.append(
+            f"ddbspec: run {run_id}'s end deleted on {engine} what an interrupted spec left "
+            f"({len(what.interrupted)}): {', '.join(what.interrupted)}"
+        )
+    if what.failed:
+        lines.append(
+            f"ddbspec: run {run_id}'s end could NOT delete on {engine} ({len(what.failed)}): "
+            + "; ".join(what.failed)
+            + ("; `ddbspec sweep-aws` finds it later" if engine == "aws" else "")
+        )
+    return lines

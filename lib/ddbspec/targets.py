@@ -102,8 +102,7 @@ class Target:
         """
         s, kept = self.settings, self.info.persistent
         trusted = f"{fingerprint}@{self.info.build}"
-        scope = "cache" if kept else f"{s.run_id}-shared"
-        name = f"{s.table_prefix}-{scope}-{definition.name}-{fingerprint[:12]}"
+        name = f"{shared_prefix(s, kept)}{definition.name}-{fingerprint[:12]}"
         record = s.state_dir / f"shared-{self.info.name}-{name}.json"
         with FileLock(f"{record}.lock"):
             if record.exists():
@@ -135,6 +134,17 @@ class Target:
             return None
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         return {"project": "ddbspec", "ddbspec-run": self.settings.run_id, "created-at": now}
+
+
+def shared_prefix(settings: Settings, kept: bool) -> str:
+    """How a shared table's name begins: kept on disk for the next run, or this run's own."""
+    scope = "cache" if kept else f"{settings.run_id}-shared"
+    return f"{settings.table_prefix}-{scope}-"
+
+
+def is_shared(settings: Settings, table: str) -> bool:
+    """Whether ``table`` is named as one of the run's shared tables (``Target.shared_table``)."""
+    return table.startswith((shared_prefix(settings, True), shared_prefix(settings, False)))
 
 
 def cached(ddb: Any, name: str, fingerprint: str) -> bool:

@@ -12,7 +12,7 @@ from ddbspec.aws import cost
 from ddbspec.cli import main as command
 
 import suite
-from suite import REPO, fake_aws_credentials
+from suite import REPO, at_endpoint, fake_aws_credentials, moto_server, run_suite
 
 KEY = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -94,6 +94,61 @@ def test_the_header_names_account_region_tables_and_cost():
     header = next(line for line in out.splitlines() if "AWS account" in line)
     assert "123456789012" in header and "us-east-1" in header and "$" in header
     assert "exercise 1 nothing (it runs only with --aws-capacity workshop)" in header
+
+
+def test_a_run_sent_to_an_emulator_says_where_and_claims_no_cost(tmp_path):
+    with moto_server(tmp_path) as url:
+        result = run_suite("specs", "--aws", "-k", "sparse", tmp=tmp_path, env=at_endpoint(url))
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    header = next(line for line in out.splitlines() if "123456789012" in line)
+    assert header.startswith(f"ddbspec: not AWS: boto3 sends every call to {url} "), header
+    assert "not the service and charges nothing" in header
+    assert "$" not in header and "Cost" not in header
+    engine = f"aws boto3 {boto3.__version__} at {url} (not the service)"
+    assert f"exercise 5 sparse: on {engine}" in out, out
+
+
+def no_endpoints(monkeypatch, tmp_path, config: str = "") -> None:
+    """No endpoint set but what the test sets: no AWS_ENDPOINT_URL*, a config file of its own."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "config").write_text(f"[default]\n{config}")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+
+
+def test_every_way_boto3_is_sent_elsewhere_is_seen(monkeypatch, tmp_path):
+    no_endpoints(monkeypatch, tmp_path)
+    assert aws_account.elsewhere("us-east-1") == {}
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+    assert aws_account.elsewhere("us-east-1") == {"dynamodb": "http://127.0.0.1:1"}
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
+    found = aws_account.elsewhere("us-east-1")
+    assert found.pop("dynamodb") == "http://127.0.0.1:1"  # the service's own wins
+    assert set(found.values()) == {"http://127.0.0.1:2"} and len(found) == 6
+
+    no_endpoints(monkeypatch, tmp_path, "endpoint_url = http://127.0.0.1:3\n")
+    found = aws_account.elsewhere("us-east-1")
+    assert aws_account.sent_to(found) == "http://127.0.0.1:3"
+
+
+def test_a_header_with_only_dynamodb_elsewhere_says_what_still_goes_to_aws(
+    account, monkeypatch, tmp_path
+):
+    from ddbspec.config import Settings
+    from ddbspec.summary import aws_header
+
+    no_endpoints(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+    header = aws_header(Settings(engine="aws", region="us-east-1", run_id="r"))
+    rest = "dynamodbstreams, lambda, iam, logs, sts, cloudwatch"
+    assert header.startswith(
+        f"ddbspec: partly not AWS: boto3 sends calls to http://127.0.0.1:1 for dynamodb; "
+        f"AWS itself for {rest}; account 123456789012, region us-east-1: "
+    ), header
+    assert "Cost" not in header  # the estimates are DynamoDB's
 
 
 def test_the_shipped_policy_grants_what_exercise_8_deploys():

@@ -21,7 +21,7 @@ def test_ctrl_c_in_the_middle_of_a_deployment_leaves_nothing_behind():
     assert status == INTERRUPTED, out
     assert "KeyboardInterrupt" in out
     assert "deleting role" in out and "deleting log group" in out
-    swept = next(line for line in out.splitlines() if "'s end deleted on aws" in line)
+    swept = next(line for line in out.splitlines() if "what an interrupted spec left" in line)
     assert "function ddbspec-" in swept, out
     assert NOTHING_LEFT in out, out
 

@@ -16,8 +16,10 @@ def test_log_exercises_pass_on_the_aws_path():
     out = run_mock_aws("scan or sharding", "--scale", "1", timeout=600)
     assert " passed" in out and " skipped" not in out and " failed" not in out
     assert "exercise 2 scan: on aws boto3" in out and "exercise 3 sharding: on aws boto3" in out
-    shared = next(line for line in out.splitlines() if "'s end deleted on aws" in line)
-    assert shared.count("shared-tlog_scan") == 2  # the two file orders' tables, shared by both
+    shared = next(line for line in out.splitlines() if " shared tables on aws" in line)
+    assert " deleted its 2 shared tables on aws: " in shared  # the two file orders' tables,
+    assert shared.count("shared-tlog_scan") == 2  # shared by both exercises
+    assert "interrupt" not in out  # nothing else was left to the run's end
 
 
 def test_the_capacity_walk_through_passes_on_the_aws_path():

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from ddbspec.aws import lambda_deploy, sweep
 from ddbspec.aws.lambda_deploy import Arn, DeployError, Names, deployed, execution_policy, leftovers
+from ddbspec.aws.mock import Faults, answering
 
 from suite import fake_aws_credentials
 
@@ -167,6 +168,17 @@ def test_a_deployment_that_fails_halfway_removes_what_it_had_created(aws):
     assert clients("lambda").list_functions()["Functions"] == []
     assert names.role not in [r["RoleName"] for r in clients("iam").list_roles()["Roles"]]
     assert clients("logs").describe_log_groups()["logGroups"] == []
+
+
+def test_an_interrupt_before_the_mapping_was_heard_of_still_removes_it(aws):
+    # Ctrl-C (or SIGTERM) lands after Lambda made the mapping, before its answer reached the
+    # deployment: no UUID was noted, so the mapping is found through its function
+    clients, arn = aws
+    interrupted = Faults(interrupt={"lambda:CreateEventSourceMapping": 1})
+    with answering(interrupted), pytest.raises(KeyboardInterrupt), deploy(clients, arn):
+        pytest.fail("the body must not run")
+    assert clients("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    assert clients("lambda").list_functions()["Functions"] == []
 
 
 class Refusing:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from typing import Any
 
 import pytest
@@ -76,26 +77,50 @@ def test_the_summary_line_says_how_many_retries_and_why():
     assert line == "SDK retries (standard mode): 5 (InternalServerError 4, ThrottlingException 1)"
 
 
+TABLE = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
 def test_interrupt_comes_after_the_nth_call_has_been_answered(aws_client):
     ddb = aws_client()
-    table = {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
     with answering(Faults(interrupt={"dynamodb:CreateTable": 2})):
-        ddb.create_table(TableName="first", **table)
+        ddb.create_table(TableName="first", **TABLE)
         with pytest.raises(KeyboardInterrupt, match="after dynamodb:CreateTable"):
-            ddb.create_table(TableName="second", **table)
+            ddb.create_table(TableName="second", **TABLE)
+    assert sorted(ddb.list_tables()["TableNames"]) == ["first", "second"]  # AWS made it
+
+
+class Terminated(Exception):
+    """What the test's own SIGTERM handler raises, to see when the signal came."""
+
+
+def test_terminate_sends_sigterm_after_the_nth_call_has_been_answered(aws_client):
+    def received(signum: int, frame: Any) -> None:
+        raise Terminated(signal.Signals(signum).name)
+
+    ddb = aws_client()
+    previous = signal.signal(signal.SIGTERM, received)
+    try:
+        with answering(Faults(terminate={"dynamodb:CreateTable": 2})):
+            ddb.create_table(TableName="first", **TABLE)
+            with pytest.raises(Terminated, match="SIGTERM"):
+                ddb.create_table(TableName="second", **TABLE)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert sorted(ddb.list_tables()["TableNames"]) == ["first", "second"]  # AWS made it
 
 
 def test_the_mocks_options_and_pytests_are_told_apart():
     mine = ["--deny", "iam:CreateRole", "--throttle", "dynamodb:Scan:3"]
-    faults, rest = parse([*mine, "--interrupt", "lambda:CreateFunction", "specs", "-k", "deny"])
+    mine += ["--interrupt", "lambda:CreateFunction", "--terminate", "iam:DeleteRole:2"]
+    faults, rest = parse([*mine, "specs", "-k", "deny"])
     assert faults.deny == {"iam:CreateRole"}
     assert faults.throttle == {"dynamodb:Scan": 3}
     assert faults.interrupt == {"lambda:CreateFunction": 1}
+    assert faults.terminate == {"iam:DeleteRole": 2}
     assert rest == ["specs", "-k", "deny"]
     assert not faults.no_capacity and parse(["--no-capacity", "specs"])[0].no_capacity
     with pytest.raises(argparse.ArgumentTypeError, match="ACTION:N with N >= 1"):

@@ -13,8 +13,10 @@ service's own wire format; ``--policy FILE`` refuses every action an IAM policy 
 not allow (by action: resources and conditions are not evaluated), to check that the shipped
 policy (lib/ddbspec/aws/policy.json) grants all a run does; ``--throttle ACTION:N`` answers
 its first N calls with a throttling error; ``--interrupt ACTION:N`` presses Ctrl-C right after
-the Nth call has been answered; ``--no-capacity`` enforces no provisioned capacity and publishes
-no DynamoDB metric, as an emulator of AWS (exercise 1 then has to say so).
+the Nth call has been answered, and ``--terminate ACTION:N`` then sends the process SIGTERM,
+as ``timeout``, a cancelled CI job or ``docker stop`` would; ``--no-capacity`` enforces no
+provisioned capacity and publishes no DynamoDB metric, as an emulator of AWS (exercise 1
+then has to say so).
 When pytest is done, whatever the run left in the mocked account is listed, and a run that
 left anything (without --keep-tables) fails.
 """
@@ -26,9 +28,10 @@ import contextlib
 import fnmatch
 import json
 import os
+import signal
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +67,7 @@ def action_of(event_name: str) -> str:
 
 
 def counted(text: str) -> tuple[str, int]:
-    """'ACTION:N' (N defaults to 1), for --throttle and --interrupt."""
+    """'ACTION:N' (N defaults to 1), for --throttle, --interrupt and --terminate."""
     action, _, n = text.rpartition(":") if text.count(":") > 1 else (text, "", "1")
     if not n.isdigit() or int(n) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected ACTION or ACTION:N with N >= 1")
@@ -80,6 +83,7 @@ class Faults:
     throttle: dict[str, int] = field(default_factory=dict)
     interrupt: dict[str, int] = field(default_factory=dict)
     no_capacity: bool = False  # DynamoDB's capacity not enforced, as an emulator of AWS
+    terminate: dict[str, int] = field(default_factory=dict)
     active: bool = True
     seen: Counter[str] = field(default_factory=Counter)
 
@@ -217,6 +221,8 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
                 response = send(event_name, request)
             else:
                 response = capacity.answer(event_name, request, send)
+        if faults.active and n == faults.terminate.get(action):
+            os.kill(os.getpid(), signal.SIGTERM)  # whatever the process does with it
         if faults.active and n == faults.interrupt.get(action):
             raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.aws.mock) after {action}")
         return response
@@ -228,12 +234,13 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
         BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
-def inventory() -> list[str]:
+def inventory(client: Callable[[str], Any] | None = None) -> list[str]:
     """Everything in the mocked account that a run could have created: in a mock, all of it
-    is the suite's, so nothing is filtered by name or tag."""
+    is the suite's, so nothing is filtered by name or tag. ``client(service)`` reaches
+    another emulator's account (default: boto3's, the in-process mock's)."""
     import boto3
 
-    client = boto3.session.Session().client
+    client = client or boto3.session.Session().client
     ddb, lam, iam, logs = client("dynamodb"), client("lambda"), client("iam"), client("logs")
     return [
         *(f"table {n}" for n in ddb.list_tables()["TableNames"]),
@@ -255,6 +262,7 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
     parser.add_argument("--throttle", action="append", type=counted, default=[])
     parser.add_argument("--interrupt", action="append", type=counted, default=[])
     parser.add_argument("--no-capacity", action="store_true")
+    parser.add_argument("--terminate", action="append", type=counted, default=[])
     known, rest = parser.parse_known_args(argv)
     faults = Faults(
         deny=set(known.deny),
@@ -262,6 +270,7 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
         throttle=dict(known.throttle),
         interrupt=dict(known.interrupt),
         no_capacity=known.no_capacity,
+        terminate=dict(known.terminate),
     )
     return faults, rest
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from ddbspec import targets
 from ddbspec.aws.account import PROJECT_TAG, RUN_TAG, Clients, refused
 from ddbspec.config import Settings
 from ddbspec.engines.info import EngineInfo
@@ -149,7 +150,21 @@ def delete(clients: Clients, found: list[Resource]) -> tuple[list[Resource], lis
     return deleted, failed
 
 
-def sweep_run(settings: Settings) -> dict[str, list[str]]:
+@dataclass
+class Swept:
+    """What a run's end deleted on one engine, by why it was still standing: the run's
+    shared tables (every run leaves them to its end), and what a spec interrupted before its
+    teardown left; and what it could not delete, with why."""
+
+    shared: list[str] = field(default_factory=list)  # table names
+    interrupted: list[str] = field(default_factory=list)  # "table NAME", "function NAME", ...
+    failed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.shared or self.interrupted or self.failed)
+
+
+def sweep_run(settings: Settings) -> dict[str, Swept]:
     """Delete everything of this run still standing on any engine it used (a spec killed
     before its teardown, a shared table; on AWS also exercise 8's function, role and log
     group): the run id in their names, and on AWS in their tags, makes them this run's."""
@@ -162,12 +177,24 @@ def sweep_run(settings: Settings) -> dict[str, list[str]]:
             continue
         with contextlib.suppress(Exception):  # an engine that died has nothing left to delete
             swept[info.name] = _sweep(info, settings)
-    return {name: left for name, left in swept.items() if left}
+    return {name: what for name, what in swept.items() if what}
 
 
-def _sweep(info: EngineInfo, settings: Settings) -> list[str]:
+def _sweep(info: EngineInfo, settings: Settings) -> Swept:
     prefix = f"{settings.table_prefix}-{settings.run_id}-"
     if info.name != "aws":
-        return delete_named(info.client(), prefix, info.waits)
+        names = delete_named(info.client(), prefix, info.waits)
+        return _by_cause(settings, [("table", n) for n in names], [])
     deleted, failed = delete(info.client, leftovers(info.client, prefix, settings.run_id))
-    return [str(r) for r in deleted] + [f"NOT DELETED {why}" for why in failed]
+    return _by_cause(settings, [(r.kind, r.name) for r in deleted], failed)
+
+
+def _by_cause(settings: Settings, deleted: list[tuple[str, str]], failed: list[str]) -> Swept:
+    """Shared tables are told apart by their names (``targets.shared_prefix``)."""
+    swept = Swept(failed=failed)
+    for kind, name in deleted:
+        if kind == "table" and targets.is_shared(settings, name):
+            swept.shared.append(name)
+        else:
+            swept.interrupted.append(f"{kind} {name}")
+    return swept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 import botocore.exceptions
 
+from ddbspec.aws import account
 from ddbspec.config import Settings
 from ddbspec.engines.base import Engine
 from ddbspec.engines.info import EngineInfo
@@ -49,9 +50,17 @@ class Aws(Engine):
         region = settings.region or boto3.session.Session().region_name
         return EngineInfo(
             name=self.name,
-            version=self.version(),
+            version=self.version() + where(account.elsewhere(region)),
             region=region,
             capabilities=dict(AWS_CAPABILITIES),
             poll=2.0,
             timeout=1800.0,
         )
+
+
+def where(found: dict[str, str]) -> str:
+    """What the summary adds to the engine's name when boto3 is sent elsewhere than AWS."""
+    if not found:
+        return ""
+    partly = "partly " if len(found) < len(account.SERVICES) else ""
+    return f" at {account.sent_to(found)} ({partly}not the service)"
