@@ -146,21 +146,28 @@ def fake_aws_credentials(monkeypatch, region: str, **extra: str) -> None:
 
 
 @contextlib.contextmanager
-def moto_server(tmp: Path) -> Iterator[str]:
-    """moto's server (the suite's moto engine) for the test's own use: its URL, an account
-    of every service at one endpoint, new and empty."""
+def engine_server(tmp: Path, engine: str = "moto") -> Iterator[str]:
+    """One of the suite's engines (moto's server, ministack) for the test's own use: its URL,
+    an account of every service at one endpoint, new and empty."""
     from ddbspec.config import Settings
     from ddbspec.engines import registry
 
-    state = tmp / "moto-server"
+    state = tmp / f"{engine}-server"
     state.mkdir()
     settings = Settings(run_id="emulator", state_dir=state, owner_pid=os.getpid())
     try:
-        info = registry.acquire(settings, "moto")
+        info = registry.acquire(settings, engine)
         assert info.endpoint_url, info.error or info.unavailable
         yield info.endpoint_url
     finally:
         registry.release_all(settings)
+
+
+moto_server = engine_server
+
+
+def ministack_server(tmp: Path) -> contextlib.AbstractContextManager[str]:
+    return engine_server(tmp, "ministack")
 
 
 def at_endpoint(url: str) -> dict[str, str | None]:

@@ -22,7 +22,7 @@ import pytest
 
 from ddbspec.aws.mock import FAKE_CREDENTIALS, inventory
 
-from suite import at_endpoint, left_in_mock, mock_aws, moto_server, start_suite
+from suite import at_endpoint, left_in_mock, ministack_server, mock_aws, moto_server, start_suite
 
 INTERRUPTED = 2  # pytest's exit status
 Client = Callable[[str], Any]
@@ -107,6 +107,7 @@ EMULATORS = [
     pytest.param(InProcessMock(), id="moto-in-process"),
     pytest.param(Server(moto_server, group=True), id="moto-server-n2-group"),
     pytest.param(Server(moto_server, group=False), id="moto-server-n2-controller"),
+    pytest.param(Server(ministack_server, group=True), id="ministack-n2-group"),
 ]
 
 
