@@ -92,6 +92,8 @@ def test_a_check_without_an_expected_value_is_refused():
 
 
 def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:
+    """The auto pool is these engines, in this order, already started as ``infos`` say."""
+    monkeypatch.setattr(registry, "POOL", tuple(infos))
     monkeypatch.setattr(registry, "acquire", lambda settings, name: infos[name])
 
 
