@@ -9,7 +9,8 @@ One package, a folder per layer (``lib/ddbspec/README.md`` lists every module):
 - ``aws``: the live-account path (account, cost, sweep, Lambda) and its in-process mock.
 
 At the top: the pytest ``plugin`` (hooks, options, fixtures), its ``summary``, the run's
-``config``, the ``targets`` a spec runs on, the ``cli``, ``progress`` and ``errors``.
+``config``, the ``targets`` a spec runs on, the ``cli``, ``progress``, ``errors`` and
+``sigterm``.
 """
 
 __version__ = "0.1.0"
