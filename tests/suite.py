@@ -98,22 +98,13 @@ def left_in_mock(out: str) -> list[str] | None:
     return [line.strip() for line in listed if line.startswith("  ")]
 
 
-def mock_aws(*args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
-    """``ddbspec mock-aws ARGS specs -q``: the --aws path against moto's in-process
-    mock (ARGS may start with the mock's faults); returns its exit status and output.
-    Not ``quiet``, the output has pytest's header (the suite's lines about the account)."""
+def aws_path(command: str, *args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
+    """``ddbspec COMMAND ARGS specs -q``, a command that runs the --aws path (mock-aws,
+    emulate-aws; ARGS may start with its own options); its exit status and output. Not
+    ``quiet``, the output has pytest's header (the suite's lines about the account)."""
+    ddbspec = [sys.executable, "-m", "ddbspec", command]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ddbspec",
-            "mock-aws",
-            *args,
-            "specs",
-            "-p",
-            "no:cacheprovider",
-            *(["-q"] if quiet else []),
-        ],
+        [*ddbspec, *args, "specs", "-p", "no:cacheprovider", *(["-q"] if quiet else [])],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -121,6 +112,25 @@ def mock_aws(*args: str, timeout: float = 900, quiet: bool = True) -> tuple[int,
         check=False,
     )
     return result.returncode, result.stdout + result.stderr
+
+
+def mock_aws(*args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
+    """The --aws path against moto's in-process mock (``aws_path``)."""
+    return aws_path("mock-aws", *args, timeout=timeout, quiet=quiet)
+
+
+class Ticks:
+    """A clock that moves only when slept on: a wait of minutes takes no real time, and each
+    wait's course is exact."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
 
 
 POLICY = str(REPO / "lib" / "ddbspec" / "aws" / "policy.json")

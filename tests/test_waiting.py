@@ -7,18 +7,7 @@ import pytest
 from ddbspec import waiting
 from ddbspec.errors import GONE, THROTTLED, code_of
 
-
-class Ticks:
-    """A clock that moves only when slept on: each wait's course is exact."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+from suite import Ticks
 
 
 def answers(*results: object):

@@ -15,7 +15,7 @@ from ddbspec import targets
 from ddbspec.aws import account, cost
 from ddbspec.aws.sweep import Swept
 from ddbspec.config import Settings
-from ddbspec.engines import registry
+from ddbspec.engines import clients, registry
 
 EXERCISES = {
     "capacity": 1,
@@ -69,7 +69,7 @@ def aws_header(settings: Settings) -> str:
     """Before anything is created: where, as whom, what, and what it may cost (nothing, where
     boto3 is sent to an endpoint that is not the service)."""
     info = registry.ENGINES["aws"].start(settings)
-    found = account.elsewhere(info.region)
+    found = clients.elsewhere(info.region)
     base = f"{settings.table_prefix}-{settings.run_id}-"
     what = (
         f"account {account.account(info)}, region {info.region}: creates tables "
@@ -77,14 +77,14 @@ def aws_header(settings: Settings) -> str:
         f"its log group named {base}*-replica, all tagged {account.RUN_TAG}={settings.run_id} and "
         "deleted when the run ends"
     )
-    if len(found) == len(account.SERVICES):
+    if len(found) == len(clients.SERVICES):
         return (
-            f"ddbspec: not AWS: boto3 sends every call to {account.sent_to(found)} "
+            f"ddbspec: not AWS: boto3 sends every call to {clients.sent_to(found)} "
             f"(AWS_ENDPOINT_URL*, or the profile's endpoint_url), which is not the service "
             f"and charges nothing; its {what}"
         )
     if found:
-        where = f"ddbspec: partly not AWS: boto3 sends calls to {account.sent_to(found)}; {what}"
+        where = f"ddbspec: partly not AWS: boto3 sends calls to {clients.sent_to(found)}; {what}"
         return where if "dynamodb" in found else f"{where}. {costs(settings)}"
     return f"ddbspec: AWS {what}. {costs(settings)}"
 

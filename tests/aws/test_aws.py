@@ -10,6 +10,7 @@ from moto import mock_aws
 from ddbspec.aws import account as aws_account
 from ddbspec.aws import cost
 from ddbspec.cli import main as command
+from ddbspec.engines import clients
 
 import suite
 from suite import REPO, at_endpoint, fake_aws_credentials, moto_server, run_suite
@@ -121,17 +122,17 @@ def no_endpoints(monkeypatch, tmp_path, config: str = "") -> None:
 
 def test_every_way_boto3_is_sent_elsewhere_is_seen(monkeypatch, tmp_path):
     no_endpoints(monkeypatch, tmp_path)
-    assert aws_account.elsewhere("us-east-1") == {}
+    assert clients.elsewhere("us-east-1") == {}
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
-    assert aws_account.elsewhere("us-east-1") == {"dynamodb": "http://127.0.0.1:1"}
+    assert clients.elsewhere("us-east-1") == {"dynamodb": "http://127.0.0.1:1"}
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
-    found = aws_account.elsewhere("us-east-1")
+    found = clients.elsewhere("us-east-1")
     assert found.pop("dynamodb") == "http://127.0.0.1:1"  # the service's own wins
     assert set(found.values()) == {"http://127.0.0.1:2"} and len(found) == 6
 
     no_endpoints(monkeypatch, tmp_path, "endpoint_url = http://127.0.0.1:3\n")
-    found = aws_account.elsewhere("us-east-1")
-    assert aws_account.sent_to(found) == "http://127.0.0.1:3"
+    found = clients.elsewhere("us-east-1")
+    assert clients.sent_to(found) == "http://127.0.0.1:3"
 
 
 def test_a_header_with_only_dynamodb_elsewhere_says_what_still_goes_to_aws(

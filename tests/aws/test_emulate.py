@@ -3,28 +3,17 @@ write, started for the run and gone after it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from suite import REPO, processes_mentioning
+from suite import aws_path, processes_mentioning
 
 LEFT_NOTHING = "ddbspec emulate-aws: the run left nothing in ministack's account"
 
 
-def emulate_aws(*args: str, timeout: float = 600) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "ddbspec", "emulate-aws", "specs", "-p", "no:cacheprovider", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return done.returncode, done.stdout + done.stderr
+def emulate_aws(*args: str) -> tuple[int, str]:
+    return aws_path("emulate-aws", *args, timeout=600)
 
 
 def test_exercise_8_deploys_its_function_where_ministack_runs_it():
-    status, out = emulate_aws("-q", "-k", "replica_holds_every_row")
+    status, out = emulate_aws("-k", "replica_holds_every_row")
     assert status == 0, out
     assert "1 passed" in out, out
     assert "creating function" in out and "deleting function" in out, out
@@ -33,7 +22,7 @@ def test_exercise_8_deploys_its_function_where_ministack_runs_it():
 
 
 def test_what_a_run_keeps_is_listed_and_ministack_still_stops():
-    status, out = emulate_aws("-q", "-k", "sparse", "--keep-tables")
+    status, out = emulate_aws("-k", "sparse", "--keep-tables")
     assert status == 0, out
     left = out[out.index("left in ministack's account:") :]
     assert "table ddbspec-" in left and "employees" in left, out

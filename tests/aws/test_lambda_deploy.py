@@ -25,7 +25,7 @@ from ddbspec.aws import lambda_deploy, sweep
 from ddbspec.aws.lambda_deploy import Arn, DeployError, Names, deployed, execution_policy, leftovers
 from ddbspec.aws.mock import Faults, answering
 
-from suite import fake_aws_credentials
+from suite import Ticks, fake_aws_credentials
 
 STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/run-tlog/stream/2026-11-29T00:00:00.000"
 NOTHING = {"timeout": 5.0, "poll": 0.01, "progress": lambda line: None}
@@ -235,19 +235,6 @@ def test_waiting_for_the_replica_says_how_far_it_got(aws):
             )
             == 0
         )
-
-
-class Ticks:
-    """A clock that moves only when slept on: a wait of minutes takes no real time."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 IMPORT_ERROR = "Unable to import module 'replica': No module named 'boto3'"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 import botocore.exceptions
 
-from ddbspec.aws import account
 from ddbspec.config import Settings
+from ddbspec.engines import clients
 from ddbspec.engines.base import Engine
 from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
@@ -50,7 +50,7 @@ class Aws(Engine):
         region = settings.region or boto3.session.Session().region_name
         return EngineInfo(
             name=self.name,
-            version=self.version() + where(account.elsewhere(region)),
+            version=self.version() + where(clients.elsewhere(region)),
             region=region,
             capabilities=dict(AWS_CAPABILITIES),
             poll=2.0,
@@ -62,5 +62,5 @@ def where(found: dict[str, str]) -> str:
     """What the summary adds to the engine's name when boto3 is sent elsewhere than AWS."""
     if not found:
         return ""
-    partly = "partly " if len(found) < len(account.SERVICES) else ""
-    return f" at {account.sent_to(found)} ({partly}not the service)"
+    partly = "partly " if len(found) < len(clients.SERVICES) else ""
+    return f" at {clients.sent_to(found)} ({partly}not the service)"

@@ -1,15 +1,22 @@
-"""boto3 clients for an engine: local engines get throwaway credentials, AWS the usual chain."""
+"""boto3 clients for an engine: local engines get throwaway credentials, AWS the usual chain;
+and where boto3 sends a --aws run (``elsewhere``), when that is not AWS itself."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import threading
 from collections import Counter
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
+# every service a --aws run calls
+SERVICES = ("dynamodb", "dynamodbstreams", "lambda", "iam", "logs", "sts", "cloudwatch")
 LOCAL_CREDENTIALS = {"aws_access_key_id": "ddbspec", "aws_secret_access_key": "ddbspec"}
 
 
@@ -109,3 +116,41 @@ def local_session() -> Any:
     model again (130 ms of CPU a client, against 5 ms), and local clients take explicit
     credentials, so nothing in a session's credential chain matters to them."""
     return boto3.session.Session()
+
+
+def elsewhere(region: str | None) -> dict[str, str]:
+    """The services boto3 sends somewhere else than AWS, with where: AWS_ENDPOINT_URL,
+    AWS_ENDPOINT_URL_<SERVICE>, a profile's endpoint_url. botocore resolves them; a client that
+    ignores them says where the service itself is."""
+    if not _endpoints_configured():
+        return {}  # the usual case, without making a client of each service (1 s)
+    session = boto3.session.Session(region_name=region)
+    itself = Config(ignore_configured_endpoint_urls=True)
+    found = {}
+    for service in SERVICES:
+        url = session.client(service).meta.endpoint_url
+        if url != session.client(service, config=itself).meta.endpoint_url:
+            found[service] = url
+    return found
+
+
+def _endpoints_configured() -> bool:
+    if any(name.startswith("AWS_ENDPOINT_URL") for name in os.environ):
+        return True
+    with contextlib.suppress(BotoCoreError):  # no such profile: Aws.check says so
+        profile = botocore.session.Session().get_scoped_config()
+        return "endpoint_url" in profile or "services" in profile
+    return False
+
+
+def sent_to(found: dict[str, str]) -> str:
+    """Where ``elsewhere``'s services go: one URL if all go there, else each URL's services,
+    and AWS itself for the rest."""
+    urls: dict[str, list[str]] = {}
+    for service, url in found.items():
+        urls.setdefault(url, []).append(service)
+    if len(urls) == 1 and len(found) == len(SERVICES):
+        return next(iter(urls))
+    rest = [s for s in SERVICES if s not in found]
+    parts = [f"{url} for {', '.join(services)}" for url, services in urls.items()]
+    return "; ".join(parts + ([f"AWS itself for {', '.join(rest)}"] if rest else []))
