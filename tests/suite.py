@@ -98,14 +98,18 @@ def left_in_mock(out: str) -> list[str] | None:
     return [line.strip() for line in listed if line.startswith("  ")]
 
 
-def aws_path(command: str, *args: str, timeout: float = 900, quiet: bool = True) -> tuple[int, str]:
+def aws_path(
+    command: str, *args: str, timeout: float = 900, quiet: bool = True, tmp: Path | None = None
+) -> tuple[int, str]:
     """``ddbspec COMMAND ARGS specs -q``, a command that runs the --aws path (mock-aws,
     emulate-aws; ARGS may start with its own options); its exit status and output. Not
-    ``quiet``, the output has pytest's header (the suite's lines about the account)."""
+    ``quiet``, the output has pytest's header (the suite's lines about the account). With
+    ``tmp``, its temporary files (and its engines' logs) are there."""
     ddbspec = [sys.executable, "-m", "ddbspec", command]
     result = subprocess.run(
         [*ddbspec, *args, "specs", "-p", "no:cacheprovider", *(["-q"] if quiet else [])],
         cwd=REPO,
+        env=suite_environment(tmp) if tmp else None,
         capture_output=True,
         text=True,
         timeout=timeout,
