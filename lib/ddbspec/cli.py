@@ -45,6 +45,7 @@ def capabilities(names: list[str]) -> str:
             owner_pid=os.getpid(),
             container_image=image or None,
         )
+        registry.ENGINES[engine].forget(settings)  # probed afresh, and remembered anew
         try:
             info = registry.acquire(settings, engine)
         finally:

@@ -36,17 +36,26 @@ def pick(settings: Settings, needs: list[str], label: str) -> Target:
         )
     reasons = []
     for name in pool(settings):
+        known = registry.ENGINES[name].remembered(settings)  # not started for what it lacks
+        if known is not None and (lacking := _lacking(needs, known)):
+            reasons.append(f"{name} lacks {lacking} (as probed before, on this build)")
+            continue
         info = registry.acquire(settings, name)
         if info.error:
             raise EngineFailed(f"engine {name}: {info.error}")
         if info.unavailable:
             reasons.append(f"{name} unavailable: {info.unavailable}")
             continue
-        missing = [need for need in needs if not info.capabilities.get(need)]
-        if not missing:
+        lacking = _lacking(needs, info.capabilities)
+        if not lacking:
             return Target(info, settings, label)
-        reasons.append(f"{name} lacks {', '.join(f'{m} ({CAPABILITIES[m]})' for m in missing)}")
+        reasons.append(f"{name} lacks {lacking}")
     raise NoEngineCapable(reasons)
+
+
+def _lacking(needs: list[str], capabilities: dict[str, bool]) -> str:
+    """The needs an engine lacks, each with what it means; empty if it has them all."""
+    return ", ".join(f"{n} ({CAPABILITIES[n]})" for n in needs if not capabilities.get(n))
 
 
 @dataclass

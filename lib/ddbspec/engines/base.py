@@ -74,10 +74,28 @@ class Engine:
             processes.stop(pid)
             raise
 
-    @staticmethod
-    def _probed(info: EngineInfo, settings: Settings) -> EngineInfo:
-        prefix = f"{settings.table_prefix}-{settings.run_id}-"
-        info.capabilities = probes.probe(info.client, prefix)
+    def probe_key(self) -> str | None:
+        """What fixes this engine's capabilities (its build), so that one probe of it is
+        remembered for later runs; None where they may change under the same name (an
+        endpoint, a container, AWS): those are probed on every start."""
+        return None
+
+    def remembered(self, settings: Settings) -> dict[str, bool] | None:
+        """Its capabilities as an earlier run probed this build, if one did; nothing starts."""
+        key = self.probe_key()
+        return probes.recall(settings.cache_dir, self.name, key) if key else None
+
+    def forget(self, settings: Settings) -> None:
+        if key := self.probe_key():
+            probes.forget(settings.cache_dir, self.name, key)
+
+    def _probed(self, info: EngineInfo, settings: Settings) -> EngineInfo:
+        known = self.remembered(settings)
+        if known is None:
+            known = probes.probe(info.client, f"{settings.table_prefix}-{settings.run_id}-")
+            if key := self.probe_key():
+                probes.remember(settings.cache_dir, self.name, key, known)
+        info.capabilities = known
         return info
 
 

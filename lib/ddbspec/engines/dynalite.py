@@ -55,6 +55,9 @@ class Dynalite(Engine):
         delete_named(info.client(), f"{prefix}-", info.waits, keep=f"{prefix}-cache-")
         return info
 
+    def probe_key(self) -> str:
+        return self.build()
+
     def build(self) -> str:
         """What an install is: the shipped lock file and the suite's fixes, digested. Its
         folder is named by it, and a table kept on disk is trusted only by the build that

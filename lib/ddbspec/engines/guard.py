@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 POLL_SECONDS = 0.5
 BUSY = 75  # EX_TEMPFAIL: the store is another run's
@@ -52,25 +51,29 @@ def main(argv: list[str]) -> int:
             return BUSY
     with open(log, "ab", buffering=0) as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopping and alive(owner) and child.poll() is None:
-        time.sleep(POLL_SECONDS)
+    watch(owner, child)
     status = terminate(child)
     end_group()
     return status
 
 
+def watch(owner: int, child: subprocess.Popen) -> None:
+    """Return when asked to stop (SIGTERM, SIGINT), the owner has gone or the engine exited.
+
+    The signals are blocked and waited for, not handled: a handler would run only after the
+    poll's sleep, and every engine's stop would wait out half a second. (Blocked after the
+    engine started, which would otherwise inherit the mask.)"""
+    asked = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, asked)
+    while alive(owner) and child.poll() is None:
+        if signal.sigtimedwait(asked, POLL_SECONDS) is not None:
+            return
+
+
 def end_group() -> None:
     """SIGTERM what the engine started and left (ministack's function workers): they are in
     the guard's process group, which the guard leads (``processes.spawn`` gives it a session
-    of its own). The guard itself only notes the signal."""
+    of its own). The guard itself has the signal blocked by then."""
     if os.getpgid(0) == os.getpid():
         os.killpg(os.getpid(), signal.SIGTERM)
 

@@ -55,6 +55,9 @@ class Ministack(Engine):
         }
         return self._process(settings, [str(home / "bin" / "python"), "-m", "ministack"], env=env)
 
+    def probe_key(self) -> str:
+        return self.build()
+
     def build(self) -> str:
         """What an install is: the pins and this Python, digested; its folder is named by it."""
         version = f"{sys.version_info.major}.{sys.version_info.minor}".encode()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import sys
+from pathlib import Path
 
 from ddbspec.config import Settings
 from ddbspec.engines import processes
@@ -22,3 +24,8 @@ class Moto(Engine):
     def start(self, settings: Settings) -> EngineInfo:
         command = [sys.executable, "-m", "ddbspec.engines.motoserver", processes.HOST, "{port}"]
         return self._process(settings, command)
+
+    def probe_key(self) -> str:
+        """moto's version and the suite's server around it (which changes what moto does)."""
+        server = Path(__file__).with_name("motoserver.py").read_bytes()  # not imported: slow
+        return f"{self.version()}-{hashlib.sha256(server).hexdigest()[:12]}"

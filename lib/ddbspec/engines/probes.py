@@ -1,13 +1,20 @@
-"""Capability probes: what an engine really does, asked once when it starts.
+"""Capability probes: what an engine really does, asked when it starts.
 
 Declared capabilities are not enough: dynalite accepts an UpdateTable that adds a global
 secondary index and silently ignores it, so each probe checks the effect, not the answer.
+
+An engine whose build fixes what it does (``Engine.probe_key``) is probed once per build: the
+answer is kept in the cache (``recall``, ``remember``), so that a later run neither probes it
+again nor starts it for a spec it cannot serve. ``ddbspec capabilities`` probes afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -131,3 +138,29 @@ def _until(condition: Callable[[], bool], timeout: float) -> bool:
         return waiting.until("probe", condition, timeout)
     except waiting.TimedOut:
         return False
+
+
+def _kept(cache_dir: Path, engine: str, key: str) -> Path:
+    return cache_dir / "probes" / f"{engine}-{key}.json"
+
+
+def recall(cache_dir: Path, engine: str, key: str) -> dict[str, bool] | None:
+    """What an earlier probe of this build found, or None (never probed, or unreadable)."""
+    try:
+        found = json.loads(_kept(cache_dir, engine, key).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and set(found) == set(CAPABILITIES) else None
+
+
+def remember(cache_dir: Path, engine: str, key: str, found: dict[str, bool]) -> None:
+    """Keep what a probe of this build found (written whole: workers may read it meanwhile)."""
+    path = _kept(cache_dir, engine, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}")
+    partial.write_text(json.dumps(found, sort_keys=True))
+    os.replace(partial, path)
+
+
+def forget(cache_dir: Path, engine: str, key: str) -> None:
+    _kept(cache_dir, engine, key).unlink(missing_ok=True)
