@@ -12,6 +12,7 @@ import pytest
 from ddbspec import config, plugin, summary, targets
 from ddbspec.config import Settings
 from ddbspec.engines import registry
+from ddbspec.engines.base import Engine
 from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
 from ddbspec.sigterm import TermAsInterrupt
@@ -95,6 +96,7 @@ def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:
     """The auto pool is these engines, in this order, already started as ``infos`` say."""
     monkeypatch.setattr(registry, "POOL", tuple(infos))
     monkeypatch.setattr(registry, "acquire", lambda settings, name: infos[name])
+    monkeypatch.setattr(Engine, "remembered", lambda engine, settings: None)  # not this cache
 
 
 DYNALITE = EngineInfo("dynalite", capabilities={"online_gsi": False, "transactions": False})

@@ -122,10 +122,12 @@ def emulate_aws(argv: list[str]) -> int:
 
 
 def bench(argv: list[str]) -> int:
-    from ddbspec.bench import compare, engines
+    from ddbspec.bench import compare, engines, feedback
 
     if argv[:1] == ["engines"]:
         return engines.main(argv[1:])
+    if argv[:1] == ["feedback"]:
+        return feedback.main(argv[1:])
     return compare.main(argv)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ddbspec import progress, summary, targets
+from ddbspec import progress, summary, targets, timings
 from ddbspec.aws import account, sweep
 from ddbspec.bench import describe
 from ddbspec.config import (
@@ -174,6 +174,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
     config.pluginmanager.register(summary.Summary(settings.engine), "ddbspec-summary")
+    if timed := os.environ.get(timings.ENV):  # ddbspec bench feedback asked where time goes
+        config.pluginmanager.register(timings.Timings(Path(timed), settings.state_dir))
     progress.show_with(summary.terminal_lines(config))
     try:
         verify_manifest(config.getoption("data_dir"))

@@ -69,3 +69,25 @@ def test_guard_ends_what_its_engine_started_and_left(tmp_path):
     assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10), processes_mentioning(
         str(tmp_path)
     )
+
+
+def test_the_guard_stops_its_engine_when_asked_not_at_its_next_poll(tmp_path):
+    """A stop is a signal the guard waits for: with a poll of a minute, SIGTERM still ends it
+    at once (a handler would have run only after the poll's sleep)."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    code = (
+        "import sys; from ddbspec.engines import guard; guard.POLL_SECONDS = 60; "
+        "sys.exit(guard.main(sys.argv[1:]))"
+    )
+    engine = [sys.executable, "-c", f"import time; time.sleep(120)  # {tmp_path}"]
+    argv = [sys.executable, "-c", code, str(owner.pid), str(tmp_path / "log"), "--", *engine]
+    guard = subprocess.Popen(argv, cwd=REPO)
+    try:
+        assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, 30)
+        guard.send_signal(signal.SIGTERM)
+        assert wait_for(lambda: guard.poll() is not None, 30), "the guard slept through SIGTERM"
+        assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10)
+    finally:
+        guard.kill()
+        owner.kill()
+        owner.wait()

@@ -30,6 +30,7 @@ class EngineInfo:
     build: str = ""  # what the install is, where data outlives the run: what kept data needs
     unavailable: str | None = None  # specs on it skip, with this reason
     error: str | None = None  # it failed to start: specs on it fail, with this message
+    start_seconds: float = 0.0  # how long starting (and probing) it took
 
     @property
     def waits(self) -> Waits:

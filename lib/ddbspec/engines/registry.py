@@ -4,6 +4,7 @@ asks (xdist workers share it through a file lock), stopped at the run's end."""
 from __future__ import annotations
 
 import contextlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,10 +45,12 @@ def acquire(settings: Settings, name: str) -> EngineInfo:
     with FileLock(str(path) + ".lock"):
         if path.exists():
             return EngineInfo.from_json(path.read_text())
+        began = time.monotonic()
         try:
             info = ENGINES[name].start(settings)
         except EngineError as error:
             info = EngineInfo(name=name, error=str(error))
+        info.start_seconds = time.monotonic() - began
         path.write_text(info.to_json())
     return info
 

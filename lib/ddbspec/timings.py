@@ -1,0 +1,52 @@
+"""Where a run's time goes, for ``ddbspec bench feedback`` (``ddbspec.bench.feedback``).
+
+When ``DDBSPEC_TIMINGS`` names a file, the run's controller writes there, as JSON: the instant
+collection ended, the seconds the specs spent in setup, call and teardown (summed over
+xdist's workers), how long its engines took to start and probe, the instant the session ended
+and the instant its cleanup (the sweep, the engines' stop) was done, and the outcomes' counts.
+Instants are ``time.time()``, so that the process that started pytest can subtract its own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ddbspec.engines.info import EngineInfo
+
+ENV = "DDBSPEC_TIMINGS"
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deselected")
+
+
+class Timings:
+    """The controller's plugin that writes the file; registered only when it is asked for."""
+
+    def __init__(self, path: Path, state_dir: Path) -> None:
+        self.path, self.state_dir = path, state_dir
+        self.marks: dict[str, float] = {}
+        self.seconds: Counter[str] = Counter()
+
+    def pytest_collection_finish(self) -> None:
+        self.marks["collected"] = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.when] += report.duration
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        self.marks["finished"] = time.time()
+        for path in self.state_dir.glob("engine-*.json"):  # read before the engines stop
+            self.seconds["engines"] += EngineInfo.from_json(path.read_text()).start_seconds
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.marks["cleaned"] = time.time()
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        stats = reporter.stats if reporter else {}
+        counts = {k: len(stats[k]) for k in OUTCOMES if stats.get(k)}
+        found = {"marks": self.marks, "seconds": dict(self.seconds), "outcomes": counts}
+        self.path.write_text(json.dumps(found))

@@ -1,0 +1,39 @@
+"""``ddbspec bench feedback``: the README's commands timed, and where a run's time goes."""
+
+from __future__ import annotations
+
+from ddbspec.bench import feedback
+from ddbspec.bench.feedback import PHASES, Run
+
+from suite import REPO
+
+
+def test_the_timed_commands_are_the_readmes():
+    readme = (REPO / "README.md").read_text()
+    for command in feedback.COMMANDS.values():
+        assert f"\n{command} " in readme, f"{command!r} is not one of the README's commands"
+
+
+def test_a_run_reports_its_outcomes_and_phases_that_fit_in_its_time(tmp_path):
+    one = feedback.run("pytest tests/capacity/test_model.py -q -p no:randomly", tmp_path)
+    assert one.outcome.endswith("passed") and "failed" not in one.outcome
+    assert set(one.phases) == set(PHASES)
+    assert all(seconds >= 0 for seconds in one.phases.values())
+    assert one.phases["start-up and collection"] > 0 and one.phases["specs"] > 0
+    assert sum(one.phases.values()) <= one.seconds  # serial: the phases do not overlap
+    assert one.phases["engine start and probe"] == 0  # the model's tests start no engine
+
+
+def test_a_command_that_pytest_refuses_says_so(tmp_path):
+    one = feedback.run("pytest --no-such-option", tmp_path)
+    assert one.outcome.startswith("exit 4, no timings:") and one.phases == {}
+
+
+def test_the_report_gives_each_commands_spread_and_its_phases_medians():
+    runs = [Run(s, dict.fromkeys(PHASES, s / 10), "4 passed") for s in (3.0, 2.0, 9.0)]
+    table = feedback.report({"one": "pytest x"}, {"one": runs}).splitlines()
+    assert table[0].startswith("| command | runs | min | median | max | start-up")
+    assert table[2] == (
+        "| `pytest x` | 3 | 2.0 s | 3.0 s | 9.0 s | 0.3 s | 0.3 s | 0.3 s | 0.3 s | 0.3 s "
+        "| 4 passed |"
+    )
