@@ -1,7 +1,7 @@
 """Where a run's time goes, for ``ddbspec bench feedback`` (``ddbspec.bench.feedback``).
 
 When ``DDBSPEC_TIMINGS`` names a file, the run's controller writes there, as JSON: the instant
-collection ended, the seconds the specs spent in setup, call and teardown (summed over
+the first spec's setup began, the seconds the specs spent in setup, call and teardown (summed over
 xdist's workers), how long its engines took to start and probe, the instant the session ended
 and the instant its cleanup (the sweep, the engines' stop) was done, and the outcomes' counts.
 Instants are ``time.time()``, so that the process that started pytest can subtract its own.
@@ -30,11 +30,11 @@ class Timings:
         self.marks: dict[str, float] = {}
         self.seconds: Counter[str] = Counter()
 
-    def pytest_collection_finish(self) -> None:
-        self.marks["collected"] = time.time()
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Every phase of every spec, xdist's workers' included (their controller collects
+        nothing itself, so start-up ends where the first setup began)."""
         self.seconds[report.when] += report.duration
+        self.marks["began"] = min(report.start, self.marks.get("began", report.start))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:

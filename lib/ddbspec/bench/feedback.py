@@ -57,7 +57,7 @@ def phases(found: dict, began: float, ended: float) -> dict[str, float]:
     marks, seconds = found["marks"], found["seconds"]
     engines = seconds.get("engines", 0.0)
     return {
-        "start-up and collection": marks.get("collected", began) - began,
+        "start-up and collection": marks.get("began", began) - began,
         "engine start and probe": engines,
         "setup: tables and loading": max(0.0, seconds.get("setup", 0.0) - engines),
         "specs": seconds.get("call", 0.0),
