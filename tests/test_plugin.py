@@ -207,8 +207,8 @@ def test_the_scale_travels_with_the_settings_to_xdist_workers(tmp_path):
     assert Settings().scale == config.DEFAULT_SCALE
 
 
-def test_dynalite_keeps_data_on_disk_only_above_the_default_scale():
-    assert config.store_for(config.DEFAULT_SCALE) is None
+def test_dynalite_keeps_data_on_disk_in_a_store_per_scale():
+    assert config.store_for(config.DEFAULT_SCALE) == f"scale-{config.DEFAULT_SCALE}"
     assert config.store_for(config.FULL_SCALE) == "scale-250"
 
 

@@ -1,5 +1,5 @@
 """dynalite (npm, LevelDB): provisioned from the shipped lock file into the cache, with the
-suite's fix applied at install, and run in memory or on disk per scale."""
+suite's fixes applied at install, and run on disk in a store per scale (in memory without one)."""
 
 from __future__ import annotations
 
