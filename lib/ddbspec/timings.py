@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ class Timings:
     def __init__(self, path: Path, state_dir: Path) -> None:
         self.path, self.state_dir = path, state_dir
         self.marks: dict[str, float] = {}
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every phase of every spec, xdist's workers' included (their controller collects
