@@ -16,9 +16,9 @@ from ddbspec.workshop.tables import GSI_OVERLOAD
 
 
 @pytest.fixture(scope="module")
-def ask(target, employees_table):
+def ask(target, shared_employees):
     ddb = target.client()
-    return lambda attribute, value: queries.employees_by(ddb, employees_table, attribute, value)
+    return lambda attribute, value: queries.employees_by(ddb, shared_employees, attribute, value)
 
 
 def test_employees_in_wa(ask, model, figures):
@@ -88,17 +88,18 @@ def test_unknown_attribute_is_refused(ask):
         ask("shoe_size", "9")
 
 
-def test_the_index_holds_every_item_of_every_key(target, employees_table, model, figures):
+def test_the_index_holds_every_item_of_every_key(target, shared_employees, model, figures):
     """Beyond the workshop: every value of colA in the data (master, each state, each title),
     counted through gsi_overload, is what the table holds with it and what the data says: an
     index that lost entries would answer every pattern above short, without an error."""
     ddb = target.client()
     expected = model.by_overload_key()
     in_table = {
-        value: n for (value,), n in scans.count_combinations(ddb, employees_table, ["colA"]).items()
+        value: n
+        for (value,), n in scans.count_combinations(ddb, shared_employees, ["colA"]).items()
     }
     through_index = {
-        value: queries.count_on_index(ddb, employees_table, GSI_OVERLOAD, value)
+        value: queries.count_on_index(ddb, shared_employees, GSI_OVERLOAD, value)
         for value in expected
     }
     figures.check(

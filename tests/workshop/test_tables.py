@@ -151,3 +151,12 @@ def test_a_wait_that_times_out_says_what_was_still_pending() -> None:
     waits = tables.Waits(poll=0, timeout=0.01)
     with pytest.raises(EngineError, match="table t still CREATING after"):
         tables.wait_active(Creating(polls=10**9), "t", waits)
+
+
+def test_a_kept_tables_fingerprint_changes_with_its_items_and_its_definition():
+    items = [{"employeeid": 1, "colA": "master", "name": "Ann"}]
+    same = tables.fingerprint(tables.EMPLOYEES, [dict(i) for i in items])
+    assert tables.fingerprint(tables.EMPLOYEES, items) == same
+    assert tables.fingerprint(tables.EMPLOYEES, [{**items[0], "name": "Bob"}]) != same
+    assert tables.fingerprint(tables.EMPLOYEES, items + items) != same
+    assert tables.fingerprint(tables.TLOG_SCAN, items) != same

@@ -8,7 +8,9 @@ sets how long that may take (AWS needs minutes, local engines milliseconds).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +135,13 @@ def index_spec(index: Index, provisioned: bool) -> dict[str, Any]:
     if provisioned:
         spec["ProvisionedThroughput"] = _throughput(index.read, index.write)
     return spec
+
+
+def fingerprint(d: TableDef, items: Iterable[dict[str, Any]]) -> str:
+    """What a table loaded with ``items`` is, as a sha256 of its CreateTable request and the
+    items themselves: a kept table is trusted only while both are what the run would write."""
+    parts = {"table": create_table_request(d, d.name), "items": list(items)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def create_table_request(
