@@ -5,7 +5,8 @@ the clock starts, the best worker count found on the same engine in the same run
 loader, timed from CSV rows to written items, should reach 90% of it: the engine, not the
 loader, is the bottleneck. The two take turns part by part, in rounds
 (``ddbspec.bench.rounds``): the ratio is the median of the rounds', with their spread. Run
-with ``pytest -m benchmark -n 0``.
+with ``pytest -m benchmark -n 0``; ``--bench-rounds`` and ``--bench-parts`` make it smaller
+(``ddbspec.bench.plan``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ddbspec.bench import describe, rounds
 from ddbspec.workshop import datasets, loaders, tables, write_ceiling
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 7
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
 
 
@@ -27,9 +27,9 @@ def table(target):
 
 
 @pytest.fixture(scope="module")
-def parts(employees, model) -> list:
-    """The employees in parts of about PART_ITEMS items."""
-    return rounds.split(employees, rounds.parts_of(model.items))
+def parts(employees, model, bench_plan) -> list:
+    """The employees in parts of about PART_ITEMS items: the first --bench-parts of them."""
+    return bench_plan.cut(rounds.split(employees, rounds.parts_of(model.items)))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,9 @@ def best_workers(target, table, prebuilt) -> int:
     return write_ceiling.best_workers(target.client(), table, prebuilt)
 
 
-def test_employee_loader(benchmark, target, table, parts, prebuilt, best_workers, model, figures):
+def test_employee_loader(
+    benchmark, target, table, parts, prebuilt, best_workers, bench_plan, figures
+):
     client = target.client()
 
     def raw(part: int) -> None:
@@ -55,9 +57,8 @@ def test_employee_loader(benchmark, target, table, parts, prebuilt, best_workers
         loaders.load(client, table, items, workers=best_workers)
 
     sides = {"raw": raw, "loader": loader}
-    measured = rounds.alternate(benchmark, sides, ROUNDS, parts=len(parts))
-    describe.benchmark(
-        benchmark, target, items=model.items, workers=best_workers, **measured.info()
-    )
+    measured = rounds.alternate(benchmark, sides, bench_plan.rounds, parts=len(parts))
+    items = sum(len(batch) for part in prebuilt for batch in part)
+    describe.benchmark(benchmark, target, items=items, workers=best_workers, **measured.info())
     ratio = measured.speed("loader", over="raw", target=TARGET)
     rounds.record(benchmark, figures, "employee loader / raw BatchWriteItem", ratio)

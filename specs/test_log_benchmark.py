@@ -5,7 +5,8 @@ its best worker count) and against a loader written the way the workshop wrote i
 resource, batch_writer, one thread per file); the parallel scan against the sequential one.
 Each ratio's sides take turns, part by part, in rounds (``ddbspec.bench.rounds``); the
 ratios go to the run's summary and to its saved JSON. Run with ``pytest -m benchmark -n 0``;
-``--scale`` sets the table's size.
+``--scale`` sets the table's size, ``--bench-rounds`` and ``--bench-parts`` how much of it is
+measured (``ddbspec.bench.plan``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from ddbspec.workshop.datasets import (
 )
 
 pytestmark = pytest.mark.benchmark
-ROUNDS = 7
 TARGET = 0.9  # issue: the loader reaches 90% of the engine's ceiling
 
 
@@ -61,15 +61,17 @@ def part_items(part: tuple[list[LogRow], ...], scale: int) -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def prebuilt(files, scale, parts) -> list[list[list[dict]]]:
+def prebuilt(files, scale, parts, bench_plan) -> list[list[list[dict]]]:
     """Each part's BatchWriteItem batches, built before the clock starts; together, the
-    items datasets.log_table_items writes."""
+    items datasets.log_table_items writes. The first --bench-parts of them are measured."""
     built = [list(part_items(part, scale)) for part in parts]
     table_items = log_table_items(LogTableLayout.of(files, scale, FileOrder.NATURAL))
     by_id = {item["requestid"]["N"]: item for part in built for item in part}
     assert len(by_id) == sum(map(len, built))  # no id in two parts
     assert by_id == {item["requestid"]["N"]: item for item in table_items}
-    return [list(loaders.batches({"PutRequest": {"Item": i}} for i in part)) for part in built]
+    return bench_plan.cut(
+        [list(loaders.batches({"PutRequest": {"Item": i}} for i in part)) for part in built]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,9 @@ def workshop_loader(resource: Any, table: str, part: tuple[list[LogRow], ...], s
         thread.join()
 
 
-def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_workers, figures):
+def test_log_loader(
+    benchmark, target, table, parts, scale, prebuilt, best_workers, bench_plan, figures
+):
     client = target.client()
     resource = boto3.resource(
         "dynamodb",
@@ -114,7 +118,7 @@ def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_worke
         loaders.load(client, table, items, workers=best_workers, serialized=True)
 
     sides = {"raw": raw, "workshop": workshop, "loader": loader}
-    measured = rounds.alternate(benchmark, sides, ROUNDS, parts=len(parts))
+    measured = rounds.alternate(benchmark, sides, bench_plan.rounds, parts=len(prebuilt))
     items = sum(len(batch) for part in prebuilt for batch in part)
     describe.benchmark(benchmark, target, items=items, workers=best_workers, **measured.info())
     to_raw = measured.speed("loader", over="raw", target=TARGET)
@@ -123,13 +127,13 @@ def test_log_loader(benchmark, target, table, parts, scale, prebuilt, best_worke
     rounds.record(benchmark, figures, "log loader / the workshop's loader", to_workshop)
 
 
-def test_parallel_scan(benchmark, target, tlog_natural, figures):
+def test_parallel_scan(benchmark, target, tlog_natural, bench_plan, figures):
     client = target.client()
     sides = {
         "sequential": lambda part: scans.sequential_scan(client, tlog_natural.name),
         "parallel": lambda part: scans.parallel_scan(client, tlog_natural.name),
     }
-    measured = rounds.alternate(benchmark, sides, ROUNDS)
+    measured = rounds.alternate(benchmark, sides, bench_plan.rounds)
     describe.benchmark(
         benchmark,
         target,

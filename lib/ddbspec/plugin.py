@@ -22,7 +22,7 @@ import pytest
 
 from ddbspec import progress, summary, targets, timings
 from ddbspec.aws import account, sweep
-from ddbspec.bench import describe
+from ddbspec.bench import describe, plan
 from ddbspec.config import (
     DEFAULT_SCALE,
     FULL_SCALE,
@@ -104,6 +104,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N|full",
         help=f"copies of each medium log row in the log tables, 1..{FULL_SCALE} "
         f"(default {DEFAULT_SCALE}; full = {FULL_SCALE}, the workshop's 1M items)",
+    )
+    group.addoption(
+        "--bench-rounds",
+        type=plan.count,
+        default=plan.ROUNDS,
+        metavar="N",
+        help="rounds of each ratio of the loader and scan benchmarks "
+        f"(default {plan.ROUNDS}); fewer: a quicker run, a wider spread",
+    )
+    group.addoption(
+        "--bench-parts",
+        type=plan.count,
+        metavar="N",
+        help="the loader benchmarks write only their first N parts of about 500 items "
+        "(default: every part): a smaller table, a quicker run",
     )
     group.addoption(
         "--data-dir",
@@ -240,6 +255,12 @@ def pytest_benchmark_update_json(
 @pytest.fixture(scope="session")
 def ddbspec_settings(pytestconfig: pytest.Config) -> Settings:
     return pytestconfig.stash[SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def bench_plan(pytestconfig: pytest.Config) -> plan.Plan:
+    """How much the alternating benchmarks measure (--bench-rounds, --bench-parts)."""
+    return plan.Plan(pytestconfig.getoption("bench_rounds"), pytestconfig.getoption("bench_parts"))
 
 
 @pytest.fixture(scope="session")

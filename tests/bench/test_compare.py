@@ -25,13 +25,14 @@ BASELINE = {
 def save(storage: Path, number: int, ratios: dict[str, Ratio], **context) -> Path:
     """A run saved as --benchmark-autosave saves it, with the ddbspec block the plugin adds."""
     scale, engine = context.get("scale", 4), context.get("engine", "dynalite 4.0.0")
+    info = {"engine": engine, "items": context.get("items", 4000)}
     output = {
         "machine_info": {"ddbspec": {"engine": "auto", "scale": scale}},
         "commit_info": {"id": "dd437c2ea6e0acdcc884559d351b7337b06700a7", "dirty": False},
         "benchmarks": [
             {
                 "name": f"test_{n}",
-                "extra_info": {"engine": engine, "ratios": {name: ratio.as_json()}},
+                "extra_info": {**info, "ratios": {name: ratio.as_json()}},
                 "stats": {"median": 1.0},
             }
             for n, (name, ratio) in enumerate(ratios.items())
@@ -128,6 +129,13 @@ def test_runs_on_different_engines_are_refused_with_the_reason(tmp_path):
     save(tmp_path, 1, BASELINE)
     save(tmp_path, 2, BASELINE, engine="moto 5.2.5")
     with pytest.raises(SavedRunError, match=r"different engines \(dynalite 4.0.0 and moto 5.2.5\)"):
+        runs.comparable(runs.find(tmp_path, []))
+
+
+def test_runs_of_different_tables_are_refused_with_the_reason(tmp_path):
+    save(tmp_path, 1, BASELINE)
+    save(tmp_path, 2, BASELINE, items=500)  # pytest -m benchmark --bench-parts 1
+    with pytest.raises(SavedRunError, match=r"different tables \(4000 and 500 items"):
         runs.comparable(runs.find(tmp_path, []))
 
 

@@ -30,6 +30,7 @@ class Run:
     scale: int
     ratios: dict[str, Ratio]
     engines: dict[str, str]  # ratio -> the engine that served its benchmark ('dynalite 4.0.0')
+    items: dict[str, int | None]  # ratio -> the items its benchmark wrote or read (None: unsaid)
     workers: dict[str, int]  # benchmark -> the worker count it measured with
 
     @property
@@ -56,7 +57,7 @@ class Run:
                 f"of format {describe.FORMAT}: saved by another suite or an older ddbspec); "
                 f"save a run again with {SAVE}"
             )
-        ratios, engines, workers = {}, {}, {}
+        ratios, engines, workers, items = {}, {}, {}, {}
         for bench in saved.get("benchmarks", []):
             extra = bench.get("extra_info", {})
             if "workers" in extra:
@@ -71,6 +72,7 @@ class Run:
                         f"again with {SAVE}"
                     ) from None
                 engines[name] = extra.get("engine", "?")
+                items[name] = extra.get("items")
         commit = saved.get("commit_info", {})
         return cls(
             path=path,
@@ -80,6 +82,7 @@ class Run:
             scale=ours["scale"],
             ratios=ratios,
             engines=engines,
+            items=items,
             workers=workers,
         )
 
@@ -138,8 +141,8 @@ def one_file(storage: Path, name: str) -> Path:
 
 
 def comparable(runs: list[Run]) -> None:
-    """Refuses runs that do not compare, saying why: a ratio depends on the table's size and
-    on the engine that served it."""
+    """Refuses runs that do not compare, saying why: a ratio depends on the table's size (the
+    scale, and --bench-parts) and on the engine that served it."""
     first = runs[0]
     for run in runs[1:]:
         if run.scale != first.scale:
@@ -155,6 +158,13 @@ def comparable(runs: list[Run]) -> None:
                     f"runs {first.number} and {run.number} measured {name!r} on different "
                     f"engines ({ours} and {theirs}), so their ratios do not compare; compare "
                     "runs of one engine"
+                )
+            if first.items[name] != run.items[name]:
+                raise SavedRunError(
+                    f"runs {first.number} and {run.number} measured {name!r} on different "
+                    f"tables ({first.items[name]} and {run.items[name]} items: saved with "
+                    "different --bench-parts?), so their ratios do not compare; compare runs "
+                    "of one table"
                 )
 
 
