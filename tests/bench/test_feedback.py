@@ -22,11 +22,18 @@ def test_a_run_reports_its_outcomes_and_phases_that_fit_in_its_time(tmp_path):
     assert one.phases["start-up and collection"] > 0 and one.phases["specs"] > 0
     assert sum(one.phases.values()) <= one.seconds  # serial: the phases do not overlap
     assert one.phases["engine start and probe"] == 0  # the model's tests start no engine
+    assert one.passed
 
 
 def test_a_command_that_pytest_refuses_says_so(tmp_path):
     one = feedback.run("pytest --no-such-option", tmp_path)
     assert one.outcome.startswith("exit 4, no timings:") and one.phases == {}
+    assert not one.passed
+
+
+def test_a_run_with_a_failure_did_not_pass():
+    assert not Run(1.0, dict.fromkeys(PHASES, 0.1), "3 passed, 1 failed").passed
+    assert not Run(1.0, dict.fromkeys(PHASES, 0.1), "no tests").passed
 
 
 def test_the_report_gives_each_commands_spread_and_its_phases_medians():

@@ -51,6 +51,13 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)
     outcome: str = ""
 
+    @property
+    def passed(self) -> bool:
+        """Whether its tests ran and none failed (an exit without timings did not pass)."""
+        return bool(self.phases) and not any(
+            word in self.outcome for word in ("failed", "error", "no tests")
+        )
+
 
 def phases(found: dict, began: float, ended: float) -> dict[str, float]:
     """The recorded marks and sums as the report's phases, in seconds."""
@@ -140,5 +147,9 @@ def main(argv: list[str], prog: str = "ddbspec bench feedback") -> int:
         parser.error("--runs must be 1 or more")
     chosen = {k: v for k, v in COMMANDS.items() if not args.only or k in args.only}
     chosen |= {text: text for text in args.command}
-    print(report(chosen, measure(chosen, args.runs)))
-    return 0
+    found = measure(chosen, args.runs)
+    print(report(chosen, found))
+    failed = [r.outcome for runs in found.values() for r in runs if not r.passed]
+    if failed:  # a run that failed measured something else than the suite
+        print(f"{len(failed)} runs did not pass: " + "; ".join(failed))
+    return 1 if failed else 0
