@@ -44,13 +44,33 @@ def run_suite(
     )
 
 
+# Exec'd in place of itself (the pid stays the command's) once SIGINT is back to its default.
+SIGINT_RESTORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def interruptible(argv: list[str]) -> list[str]:
+    """``argv`` as a terminal's foreground job runs it: Ctrl-C (SIGINT) interrupts it.
+
+    A suite started in the background (``pytest ... &`` in a script, a CI step) inherits
+    SIGINT ignored, as POSIX shells start background jobs, and every process it starts
+    inherits that in turn; a Python started with SIGINT ignored installs no
+    KeyboardInterrupt handler, so a test's Ctrl-C would do nothing. A shell restores SIGINT
+    for its foreground jobs; so does this. (Popen's preexec_fn could too, but is not safe in
+    a process with threads, such as a test serving a stub engine.)"""
+    return [sys.executable, "-c", SIGINT_RESTORED, *argv]
+
+
 def start_suite(
     *args: str, tmp: Path, env: dict[str, str | None] | None = None
 ) -> subprocess.Popen:
     """``run_suite`` started, not waited for: in a process group of its own, as a shell's
-    job is (``timeout`` signals the group), its output in one stream."""
+    job is (``timeout`` signals the group), its output in one stream, and Ctrl-C reaching
+    it (``interruptible``)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        interruptible([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]),
         cwd=REPO,
         env=suite_environment(tmp, env),
         stdout=subprocess.PIPE,

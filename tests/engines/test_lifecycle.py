@@ -11,35 +11,22 @@ import sys
 
 from ddbspec.engines import processes
 
-from suite import REPO, processes_mentioning, wait_for
+from suite import processes_mentioning, start_suite, wait_for
 
 
 def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "specs",
-            "-k",
-            "overloading or sparse",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     started = lambda: len(list(tmp_path.glob("ddbspec-run-*/engine-*.json"))) >= 1  # noqa: E731
-    assert wait_for(started, 120), "no engine started"
-    assert processes_mentioning(str(tmp_path)), "the engine's guard should be running now"
-    run.send_signal(signal.SIGINT)
-    out, _ = run.communicate(timeout=120)
+    run = start_suite("specs", "-k", "overloading or sparse", tmp=tmp_path)
+    try:
+        assert wait_for(started, 120), "no engine started"
+        assert processes_mentioning(str(tmp_path)), "the engine's guard should be running now"
+        run.send_signal(signal.SIGINT)
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:  # a failed test leaves no run behind
+            os.killpg(run.pid, signal.SIGKILL)
     assert "KeyboardInterrupt" in out
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 15), out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 60), out
     assert not list(tmp_path.glob("ddbspec-run-*")), "the run's state folder was left behind"
 
 
