@@ -8,8 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from ddbspec.engines import processes
+import pytest
+
+from ddbspec.config import Settings
+from ddbspec.engines import processes, registry
+from ddbspec.engines.info import EngineInfo
 
 from suite import processes_mentioning, start_suite, wait_for
 
@@ -56,3 +61,34 @@ def test_guard_ends_what_its_engine_started_and_left(tmp_path):
     assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10), processes_mentioning(
         str(tmp_path)
     )
+
+
+class Started:
+    """An engine that starts at once and runs nothing: the record is what is under test."""
+
+    name = "started"
+
+    def start(self, settings: Settings) -> EngineInfo:
+        return EngineInfo(self.name, endpoint_url="http://127.0.0.1:9")
+
+    def stop(self, info: EngineInfo) -> None:
+        pass
+
+
+def test_ctrl_c_while_an_engine_is_recorded_leaves_no_half_record(tmp_path, monkeypatch):
+    """The run's end reads every engine record to sweep and stop; an empty one (Ctrl-C after
+    the file was created, before a byte was written) stopped that cleanup halfway."""
+
+    def interrupted(path: Path, data: str, *args: object, **kwargs: object) -> None:
+        path.open("w").close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(registry.ENGINES, Started.name, Started())
+    settings = Settings(run_id="r", state_dir=tmp_path, owner_pid=os.getpid())
+    with monkeypatch.context() as ctrl_c, pytest.raises(KeyboardInterrupt):
+        ctrl_c.setattr(Path, "write_text", interrupted)
+        registry.acquire(settings, Started.name)
+    assert not list(tmp_path.glob("engine-*.json"))
+    assert registry.release_all(settings) == []
+    assert registry.acquire(settings, Started.name).endpoint_url == "http://127.0.0.1:9"
+    assert registry.release_all(settings) == [Started.name]
