@@ -93,6 +93,12 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
+# The deadline for what should take moments (a process ending on a signal, a guard seeing
+# its owner gone), long enough for a busy 2-core machine running the suite under xdist: a
+# wait ends as soon as its condition holds, so a long deadline costs a passing test nothing.
+BUSY = 60.0
+
+
 def wait_for(condition: Callable[[], object], timeout: float) -> bool:
     """Whether ``condition`` came true within ``timeout`` seconds (a process ending, say)."""
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ from ddbspec import config
 from ddbspec.engines import containers, images, registry
 from ddbspec.errors import EngineError
 
-from suite import REPO, processes_mentioning, run_suite, start_suite, wait_for
+from suite import BUSY, REPO, processes_mentioning, run_suite, start_suite, wait_for
 
 
 def compose(name: str) -> dict:
@@ -218,7 +218,7 @@ def test_a_run_stopped_in_the_middle_leaves_no_container_and_no_process(docker_h
     run.send_signal(how)
     out, _ = run.communicate(timeout=120)
     assert gone(container), f"container {container} left behind:\n{out}"
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 60), out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), out
 
 
 def test_every_exercise_on_moto_in_a_container_says_which_image_served_it(docker_here, tmp_path):

@@ -16,7 +16,7 @@ from ddbspec.config import Settings
 from ddbspec.engines import processes, registry
 from ddbspec.engines.info import EngineInfo
 
-from suite import processes_mentioning, start_suite, wait_for
+from suite import BUSY, processes_mentioning, start_suite, wait_for
 
 
 def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
@@ -31,7 +31,7 @@ def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
         if run.poll() is None:  # a failed test leaves no run behind
             os.killpg(run.pid, signal.SIGKILL)
     assert "KeyboardInterrupt" in out
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 60), out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), out
     assert not list(tmp_path.glob("ddbspec-run-*")), "the run's state folder was left behind"
 
 
@@ -43,7 +43,7 @@ def test_guard_ends_the_engine_when_its_owner_is_killed(tmp_path):
     assert processes.running(guard)
     owner.kill()
     owner.wait()
-    assert wait_for(lambda: not processes.running(guard), 10)
+    assert wait_for(lambda: not processes.running(guard), BUSY)
     assert not processes_mentioning(str(tmp_path))
 
 
@@ -54,11 +54,11 @@ def test_guard_ends_what_its_engine_started_and_left(tmp_path):
     left = f"sleep 61 # {tmp_path}"
     engine = ["sh", "-c", f"sh -c '{left}' & exec sleep 60"]
     guard = processes.spawn(engine, owner.pid, tmp_path / "engine.log")
-    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, 10)
+    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, BUSY)
     owner.kill()
     owner.wait()
-    assert wait_for(lambda: not processes.running(guard), 10)
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10), processes_mentioning(
+    assert wait_for(lambda: not processes.running(guard), BUSY)
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), processes_mentioning(
         str(tmp_path)
     )
 
