@@ -14,11 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"  # the workshop's CSV files, as the suite ships them
 
 
-def suite_environment(tmp: Path, env: dict[str, str | None] | None = None) -> dict[str, str]:
-    """The environment a run of the suite gets: this one, its temporary files in tmp, and
-    ``env``'s variables added (a None value removes one)."""
+def suite_environment(tmp: Path | None, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment a run of the suite gets: this one, its temporary files in tmp (if
+    given), and ``env``'s variables added (a None value removes one).
+
+    Without this process's xdist worker name: a run that inherits it takes itself for a
+    worker (pytest-benchmark then warns that xdist disabled its benchmarks, in worker gw0
+    only) and puts the name in its tables'; nor this run's PYTEST_ADDOPTS."""
     changes = {
-        "TMPDIR": str(tmp),
+        **({"TMPDIR": str(tmp)} if tmp else {}),
         "PYTEST_XDIST_WORKER": None,
         "PYTEST_ADDOPTS": None,
         **(env or {}),
@@ -135,7 +139,7 @@ def aws_path(
     result = subprocess.run(
         [*ddbspec, *args, "specs", "-p", "no:cacheprovider", *(["-q"] if quiet else [])],
         cwd=REPO,
-        env=suite_environment(tmp) if tmp else None,
+        env=suite_environment(tmp),
         capture_output=True,
         text=True,
         timeout=timeout,
