@@ -14,11 +14,15 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"  # the workshop's CSV files, as the suite ships them
 
 
-def suite_environment(tmp: Path, env: dict[str, str | None] | None = None) -> dict[str, str]:
-    """The environment a run of the suite gets: this one, its temporary files in tmp, and
-    ``env``'s variables added (a None value removes one)."""
+def suite_environment(tmp: Path | None, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment a run of the suite gets: this one, its temporary files in tmp (if
+    given), and ``env``'s variables added (a None value removes one).
+
+    Without this process's xdist worker name: a run that inherits it takes itself for a
+    worker (pytest-benchmark then warns that xdist disabled its benchmarks, in worker gw0
+    only) and puts the name in its tables'; nor this run's PYTEST_ADDOPTS."""
     changes = {
-        "TMPDIR": str(tmp),
+        **({"TMPDIR": str(tmp)} if tmp else {}),
         "PYTEST_XDIST_WORKER": None,
         "PYTEST_ADDOPTS": None,
         **(env or {}),
@@ -44,13 +48,33 @@ def run_suite(
     )
 
 
+# Exec'd in place of itself (the pid stays the command's) once SIGINT is back to its default.
+SIGINT_RESTORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def interruptible(argv: list[str]) -> list[str]:
+    """``argv`` as a terminal's foreground job runs it: Ctrl-C (SIGINT) interrupts it.
+
+    A suite started in the background (``pytest ... &`` in a script, a CI step) inherits
+    SIGINT ignored, as POSIX shells start background jobs, and every process it starts
+    inherits that in turn; a Python started with SIGINT ignored installs no
+    KeyboardInterrupt handler, so a test's Ctrl-C would do nothing. A shell restores SIGINT
+    for its foreground jobs; so does this. (Popen's preexec_fn could too, but is not safe in
+    a process with threads, such as a test serving a stub engine.)"""
+    return [sys.executable, "-c", SIGINT_RESTORED, *argv]
+
+
 def start_suite(
     *args: str, tmp: Path, env: dict[str, str | None] | None = None
 ) -> subprocess.Popen:
     """``run_suite`` started, not waited for: in a process group of its own, as a shell's
-    job is (``timeout`` signals the group), its output in one stream."""
+    job is (``timeout`` signals the group), its output in one stream, and Ctrl-C reaching
+    it (``interruptible``)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        interruptible([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]),
         cwd=REPO,
         env=suite_environment(tmp, env),
         stdout=subprocess.PIPE,
@@ -71,6 +95,12 @@ def processes_mentioning(text: str) -> list[str]:
         if text in argv and " -m pytest " not in argv:
             found.append(argv)
     return found
+
+
+# The deadline for what should take moments (a process ending on a signal, a guard seeing
+# its owner gone), long enough for a busy 2-core machine running the suite under xdist: a
+# wait ends as soon as its condition holds, so a long deadline costs a passing test nothing.
+BUSY = 60.0
 
 
 def wait_for(condition: Callable[[], object], timeout: float) -> bool:
@@ -109,7 +139,7 @@ def aws_path(
     result = subprocess.run(
         [*ddbspec, *args, "specs", "-p", "no:cacheprovider", *(["-q"] if quiet else [])],
         cwd=REPO,
-        env=suite_environment(tmp) if tmp else None,
+        env=suite_environment(tmp),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -93,10 +93,13 @@ def test_a_check_without_an_expected_value_is_refused():
 
 
 def fake_pool(monkeypatch, infos: dict[str, EngineInfo]) -> None:
-    """The auto pool is these engines, in this order, already started as ``infos`` say."""
+    """The auto pool is these engines, in this order, already started as ``infos`` say.
+
+    No earlier probe stands in for them: the user's cache (~/.cache/ddbspec) holds one of
+    each build any run has started, the suite's own included, and ``pick`` trusts it."""
     monkeypatch.setattr(registry, "POOL", tuple(infos))
     monkeypatch.setattr(registry, "acquire", lambda settings, name: infos[name])
-    monkeypatch.setattr(Engine, "remembered", lambda engine, settings: None)  # not this cache
+    monkeypatch.setattr(Engine, "remembered", lambda self, settings: None)
 
 
 DYNALITE = EngineInfo("dynalite", capabilities={"online_gsi": False, "transactions": False})

@@ -29,7 +29,7 @@ from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 from ddbspec.workshop import tables
 
-from suite import REPO
+from suite import BUSY, REPO, interruptible
 
 # --- A stub engine that records what reaches it ------------------------------------------------
 
@@ -177,7 +177,7 @@ def test_an_engine_that_hangs_is_a_503_after_the_timeout(stub):
 
 def test_the_command_line_gateway_stops_on_ctrl_c(stub):
     run = subprocess.Popen(
-        [sys.executable, "-m", "ddbspec", "gateway", stub.url],
+        interruptible([sys.executable, "-m", "ddbspec", "gateway", stub.url]),
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -186,7 +186,7 @@ def test_the_command_line_gateway_stops_on_ctrl_c(stub):
         url = run.stdout.readline().split()[3]
         assert post(url, b"{}").status == 200
         run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=10) == 0
+        assert run.wait(timeout=BUSY) == 0
     finally:
         run.kill()
 

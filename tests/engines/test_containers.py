@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from ddbspec import config
 from ddbspec.engines import containers, images, registry
 from ddbspec.errors import EngineError
 
-from suite import REPO, processes_mentioning, run_suite
+from suite import BUSY, REPO, processes_mentioning, run_suite, start_suite, wait_for
 
 
 def compose(name: str) -> dict:
@@ -187,17 +185,6 @@ def test_a_container_that_never_answers_says_what_was_tried(docker_here, tmp_pat
     assert containers.labelled(settings.run_id) == []
 
 
-def a_run(tmp_path: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def started_container(tmp_path: Path, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -224,15 +211,14 @@ def gone(container: str, timeout: float = 20) -> bool:
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_a_run_stopped_in_the_middle_leaves_no_container_and_no_process(docker_here, tmp_path, how):
-    run = a_run(tmp_path, "specs", "-k", "sparse or composite", "--container-image", "moto")
+    run = start_suite(
+        "specs", "-k", "sparse or composite", "--container-image", "moto", tmp=tmp_path
+    )
     container = started_container(tmp_path)
     run.send_signal(how)
     out, _ = run.communicate(timeout=120)
     assert gone(container), f"container {container} left behind:\n{out}"
-    deadline = time.monotonic() + 15
-    while processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not processes_mentioning(str(tmp_path)), out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), out
 
 
 def test_every_exercise_on_moto_in_a_container_says_which_image_served_it(docker_here, tmp_path):

@@ -8,38 +8,30 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from ddbspec.engines import processes
+import pytest
 
-from suite import REPO, processes_mentioning, wait_for
+from ddbspec.config import Settings
+from ddbspec.engines import processes, registry
+from ddbspec.engines.info import EngineInfo
+
+from suite import BUSY, REPO, processes_mentioning, start_suite, wait_for
 
 
 def test_ctrl_c_in_the_middle_stops_every_engine(tmp_path):
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "specs",
-            "-k",
-            "overloading or sparse",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     started = lambda: len(list(tmp_path.glob("ddbspec-run-*/engine-*.json"))) >= 1  # noqa: E731
-    assert wait_for(started, 120), "no engine started"
-    assert processes_mentioning(str(tmp_path)), "the engine's guard should be running now"
-    run.send_signal(signal.SIGINT)
-    out, _ = run.communicate(timeout=120)
+    run = start_suite("specs", "-k", "overloading or sparse", tmp=tmp_path)
+    try:
+        assert wait_for(started, 120), "no engine started"
+        assert processes_mentioning(str(tmp_path)), "the engine's guard should be running now"
+        run.send_signal(signal.SIGINT)
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:  # a failed test leaves no run behind
+            os.killpg(run.pid, signal.SIGKILL)
     assert "KeyboardInterrupt" in out
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 15), out
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), out
     assert not list(tmp_path.glob("ddbspec-run-*")), "the run's state folder was left behind"
 
 
@@ -51,7 +43,7 @@ def test_guard_ends_the_engine_when_its_owner_is_killed(tmp_path):
     assert processes.running(guard)
     owner.kill()
     owner.wait()
-    assert wait_for(lambda: not processes.running(guard), 10)
+    assert wait_for(lambda: not processes.running(guard), BUSY)
     assert not processes_mentioning(str(tmp_path))
 
 
@@ -62,11 +54,11 @@ def test_guard_ends_what_its_engine_started_and_left(tmp_path):
     left = f"sleep 61 # {tmp_path}"
     engine = ["sh", "-c", f"sh -c '{left}' & exec sleep 60"]
     guard = processes.spawn(engine, owner.pid, tmp_path / "engine.log")
-    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, 10)
+    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 2, BUSY)
     owner.kill()
     owner.wait()
-    assert wait_for(lambda: not processes.running(guard), 10)
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 10), processes_mentioning(
+    assert wait_for(lambda: not processes.running(guard), BUSY)
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY), processes_mentioning(
         str(tmp_path)
     )
 
@@ -91,3 +83,34 @@ def test_the_guard_stops_its_engine_when_asked_not_at_its_next_poll(tmp_path):
         guard.kill()
         owner.kill()
         owner.wait()
+
+
+class Started:
+    """An engine that starts at once and runs nothing: the record is what is under test."""
+
+    name = "started"
+
+    def start(self, settings: Settings) -> EngineInfo:
+        return EngineInfo(self.name, endpoint_url="http://127.0.0.1:9")
+
+    def stop(self, info: EngineInfo) -> None:
+        pass
+
+
+def test_ctrl_c_while_an_engine_is_recorded_leaves_no_half_record(tmp_path, monkeypatch):
+    """The run's end reads every engine record to sweep and stop; an empty one (Ctrl-C after
+    the file was created, before a byte was written) stopped that cleanup halfway."""
+
+    def interrupted(path: Path, data: str, *args: object, **kwargs: object) -> None:
+        path.open("w").close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(registry.ENGINES, Started.name, Started())
+    settings = Settings(run_id="r", state_dir=tmp_path, owner_pid=os.getpid())
+    with monkeypatch.context() as ctrl_c, pytest.raises(KeyboardInterrupt):
+        ctrl_c.setattr(Path, "write_text", interrupted)
+        registry.acquire(settings, Started.name)
+    assert not list(tmp_path.glob("engine-*.json"))
+    assert registry.release_all(settings) == []
+    assert registry.acquire(settings, Started.name).endpoint_url == "http://127.0.0.1:9"
+    assert registry.release_all(settings) == [Started.name]

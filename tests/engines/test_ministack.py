@@ -16,7 +16,7 @@ from ddbspec.engines import ministack, processes
 from ddbspec.engines.ministack import Ministack
 from ddbspec.errors import EngineError
 
-from suite import processes_mentioning, wait_for
+from suite import BUSY, processes_mentioning, wait_for
 
 
 def test_the_pins_name_ministack_and_boto3_for_its_functions():
@@ -70,6 +70,6 @@ def test_a_killed_run_leaves_neither_ministack_nor_its_functions_workers(tmp_pat
     assert workers, "ministack keeps a worker for the function it ran"
     owner.kill()
     owner.wait()
-    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), 15)
+    assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY)
     assert not processes.running(info.pid or 0)
     assert not processes.port_taken(port), "ministack itself is still listening"

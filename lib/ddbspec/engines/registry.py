@@ -4,6 +4,7 @@ asks (xdist workers share it through a file lock), stopped at the run's end."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,8 +52,18 @@ def acquire(settings: Settings, name: str) -> EngineInfo:
         except EngineError as error:
             info = EngineInfo(name=name, error=str(error))
         info.start_seconds = time.monotonic() - began
-        path.write_text(info.to_json())
+        _record(path, info)
     return info
+
+
+def _record(path: Path, info: EngineInfo) -> None:
+    """Write an engine's record whole, or not at all. The run's end reads every record to
+    sweep and stop its engines: a Ctrl-C between creating the file and writing it left an
+    empty one, which stopped that cleanup halfway (the state folder stayed). An engine whose
+    record was never written is stopped by its guard when the run ends."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}")  # not an engine-*.json
+    partial.write_text(info.to_json())
+    os.replace(partial, path)
 
 
 def release_all(settings: Settings) -> list[str]:
