@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 
+from ddbspec.aws import mock_backoff
 from ddbspec.aws.mock_capacity import Capacity
 
 FAKE_CREDENTIALS = {
@@ -190,7 +191,8 @@ def throttling(request: Any, action: str) -> Any:
 @contextlib.contextmanager
 def answering(faults: Faults | None = None, capacity: Capacity | None = None) -> Iterator[Faults]:
     """moto answers one request at a time, as a server would, with ``faults`` applied and
-    DynamoDB's ``capacity`` (ddbspec.aws.mock_capacity) enforced and published.
+    DynamoDB's ``capacity`` (ddbspec.aws.mock_capacity) enforced and published; the SDK
+    retries a call throttled on purpose without waiting (ddbspec.aws.mock_backoff).
 
     moto's in-process backend is not thread-safe: parallel BatchWriteItems into a new
     partition can lose items (seen: 3997 of 4000). The suite's loaders and lock writers are
@@ -199,7 +201,7 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
     from moto.core.botocore_stubber import BotocoreStubber
 
     faults = faults or Faults()
-    answer, lock = BotocoreStubber.__call__, threading.Lock()
+    answer, lock, backoff = BotocoreStubber.__call__, threading.Lock(), mock_backoff.Backoff()
 
     def one_at_a_time(self: BotocoreStubber, event_name: str, request: Any, **kw: Any) -> Any:
         if not self.enabled:
@@ -209,9 +211,11 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
             faults.seen[action] += 1
             n = faults.seen[action]
             refused = faults.refused(action, request) if faults.active else None
+            throttled = not refused and faults.active and n <= faults.throttle.get(action, 0)
+            backoff.answered(injected=throttled)
             if refused:
                 return refusal(request, refused)
-            if faults.active and n <= faults.throttle.get(action, 0):
+            if throttled:
                 return throttling(request, action)
 
             def send(name: str, sent: Any) -> Any:
@@ -227,11 +231,12 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
             raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.aws.mock) after {action}")
         return response
 
-    BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
-    try:
-        yield faults
-    finally:
-        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
+    with mock_backoff.installed(backoff):
+        BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
+        try:
+            yield faults
+        finally:
+            BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
 def inventory(client: Callable[[str], Any] | None = None) -> list[str]:
