@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,6 +97,13 @@ def left_in_mock(out: str) -> list[str] | None:
         return None
     listed = out.split(LEFT, 1)[1].splitlines()[1:]
     return [line.strip() for line in listed if line.startswith("  ")]
+
+
+def pytest_outcome(out: str) -> str:
+    """The line of a run's output where pytest counts its tests ("3 passed, 1 failed in 9.1s"),
+    wherever the suite's own last lines put it."""
+    counts = re.compile(r"\d+ \w+(, \d+ \w+)* in [\d.]+s\b.*")
+    return next(line for line in reversed(out.splitlines()) if counts.fullmatch(line))
 
 
 def aws_path(
