@@ -15,13 +15,21 @@ from botocore.exceptions import ClientError
 from botocore.retries import bucket
 from moto import mock_aws
 
-from ddbspec.aws import account
-from ddbspec.aws.mock import Faults, action_of, answering, counted, iam_actions, parse
+from ddbspec.aws import account, mock_lambda
+from ddbspec.aws.mock import (
+    Faults,
+    action_of,
+    answering,
+    counted,
+    iam_actions,
+    parse,
+    prepare_moto,
+)
 from ddbspec.aws.mock_backoff import Backoff
 from ddbspec.engines import clients
 from ddbspec.engines.info import EngineInfo
 
-from suite import fake_aws_credentials
+from suite import fake_aws_credentials, moto_put_back_afterwards, moto_sped_up
 
 # one call per wire protocol: JSON 1.0, JSON 1.1, query (XML), REST-JSON
 CALLS = [
@@ -46,6 +54,15 @@ def test_a_denied_call_fails_as_aws_refuses_it(aws_client, service, call, action
         getattr(aws_client(service), call)()
     assert refused.value.response["Error"]["Code"] == code
     assert account.refused(refused.value).startswith(f"AWS refused {action}: ")
+
+
+def test_the_mock_runs_moto_with_the_speed_ups_of_the_suites_moto_server(monkeypatch):
+    moto_put_back_afterwards(monkeypatch)
+    monkeypatch.delenv(mock_lambda.MARK, raising=False)
+    assert not moto_sped_up()
+    prepare_moto()
+    assert moto_sped_up()  # its in-process backend has the server's hot spots
+    assert mock_lambda.active()
 
 
 def test_only_the_denied_action_is_refused(aws_client):

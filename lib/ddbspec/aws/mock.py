@@ -280,16 +280,26 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
     return faults, rest
 
 
+def prepare_moto() -> None:
+    """moto as the mock runs it: with the suite's moto server's speed-ups, as its in-process
+    backend has the same hot spots (the same answers, sooner: ddbspec.engines.motoserver),
+    and with no function invoked, which moto cannot run, so that streams stay whole
+    (exercise 8: ddbspec.aws.mock_lambda)."""
+    from ddbspec.aws import mock_lambda
+    from ddbspec.engines import motoserver
+
+    motoserver.speed_up()
+    mock_lambda.install()
+
+
 def main(argv: list[str], prog: str = "ddbspec mock-aws") -> int:
     from moto import mock_aws
 
-    from ddbspec.aws import account, mock_capacity, mock_lambda
+    from ddbspec.aws import account, mock_capacity
     from ddbspec.capacity.model import ScaledClock
-    from ddbspec.engines import motoserver
 
     faults, args = parse(argv, prog)
-    motoserver.speed_up()  # the same moto answers, sooner (see ddbspec.engines.motoserver)
-    mock_lambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
+    prepare_moto()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
     account.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
