@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
+import re
 import subprocess
 import sys
 import time
@@ -128,6 +130,13 @@ def left_in_mock(out: str) -> list[str] | None:
     return [line.strip() for line in listed if line.startswith("  ")]
 
 
+def pytest_outcome(out: str) -> str:
+    """The line of a run's output where pytest counts its tests ("3 passed, 1 failed in 9.1s"),
+    wherever the suite's own last lines put it."""
+    counts = re.compile(r"\d+ \w+(, \d+ \w+)* in [\d.]+s\b.*")
+    return next(line for line in reversed(out.splitlines()) if counts.fullmatch(line))
+
+
 def aws_path(
     command: str, *args: str, timeout: float = 900, quiet: bool = True, tmp: Path | None = None
 ) -> tuple[int, str]:
@@ -178,6 +187,43 @@ def run_mock_aws(selection: str, *options: str, timeout: float = 900) -> str:
     assert status == 0, out
     assert NOTHING_LEFT in out, out
     return out
+
+
+def moto_put_back_afterwards(monkeypatch) -> None:
+    """moto's own code back after the test, whatever the test installs over it
+    (``motoserver.speed_up``, ``mock_lambda.install``)."""
+    from moto import backends
+    from moto.awslambda.models import LambdaBackend
+    from moto.core import serialize
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    replaced = [
+        (serialize.BaseJSONSerializer, "_serialize_type_structure"),
+        (DynamoType, "cast_value"),
+        (Table, "all_items"),
+        (backends, "list_of_moto_modules"),
+        (LambdaBackend, "send_dynamodb_items"),
+    ]
+    for owner, name in replaced:
+        monkeypatch.setattr(owner, name, inspect.getattr_static(owner, name))
+
+
+def moto_sped_up() -> bool:
+    """Whether moto runs with ``motoserver.speed_up``'s replacements of its hot spots."""
+    from moto import backends
+    from moto.core import serialize
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    from ddbspec.engines import motoserver
+
+    return (
+        getattr(serialize.BaseJSONSerializer._serialize_type_structure, "fast", False)
+        and getattr(inspect.getattr_static(DynamoType, "cast_value").fget, "fast", False)
+        and Table.all_items is motoserver.all_items
+        and getattr(backends.list_of_moto_modules, "fast", False)
+    )
 
 
 def fake_aws_credentials(monkeypatch, region: str, **extra: str) -> None:

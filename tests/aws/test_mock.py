@@ -5,18 +5,31 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import threading
+import time
 from typing import Any
 
 import pytest
+from botocore import endpoint
 from botocore.exceptions import ClientError
+from botocore.retries import bucket
 from moto import mock_aws
 
-from ddbspec.aws import account
-from ddbspec.aws.mock import Faults, action_of, answering, counted, iam_actions, parse
+from ddbspec.aws import account, mock_lambda
+from ddbspec.aws.mock import (
+    Faults,
+    action_of,
+    answering,
+    counted,
+    iam_actions,
+    parse,
+    prepare_moto,
+)
+from ddbspec.aws.mock_backoff import Backoff
 from ddbspec.engines import clients
 from ddbspec.engines.info import EngineInfo
 
-from suite import fake_aws_credentials
+from suite import fake_aws_credentials, moto_put_back_afterwards, moto_sped_up
 
 # one call per wire protocol: JSON 1.0, JSON 1.1, query (XML), REST-JSON
 CALLS = [
@@ -43,6 +56,15 @@ def test_a_denied_call_fails_as_aws_refuses_it(aws_client, service, call, action
     assert account.refused(refused.value).startswith(f"AWS refused {action}: ")
 
 
+def test_the_mock_runs_moto_with_the_speed_ups_of_the_suites_moto_server(monkeypatch):
+    moto_put_back_afterwards(monkeypatch)
+    monkeypatch.delenv(mock_lambda.MARK, raising=False)
+    assert not moto_sped_up()
+    prepare_moto()
+    assert moto_sped_up()  # its in-process backend has the server's hot spots
+    assert mock_lambda.active()
+
+
 def test_only_the_denied_action_is_refused(aws_client):
     with answering(Faults(deny={"dynamodb:CreateTable"})) as faults:
         assert aws_client().list_tables()["TableNames"] == []
@@ -51,9 +73,12 @@ def test_only_the_denied_action_is_refused(aws_client):
 
 def retried_calls(aws_client: Any, throttled: int) -> dict[str, int]:
     clients.RETRIES.take()  # what earlier tests left in the process's tally
+    # standard mode: adaptive mode would also pace the calls after a throttle, 0.5 a second
+    # here (the --aws path's adaptive retries are counted end to end in test_aws_faults)
+    ddb = aws_client(retries={"mode": "standard"})
     with answering(Faults(throttle={"dynamodb:ListTables": throttled})):
         try:
-            aws_client().list_tables()
+            ddb.list_tables()
         finally:
             counted_retries = clients.RETRIES.take()
     return counted_retries
@@ -65,6 +90,31 @@ def test_throttled_calls_are_retried_and_each_retry_is_counted(aws_client):
     with pytest.raises(ClientError, match=code):  # more than the SDK's 3 attempts
         retried_calls(aws_client, throttled=5)
     assert clients.RETRIES.take() == {}  # (counted in the call above: 2 retries, then gave up)
+
+
+def test_the_sdk_retries_a_throttle_injected_on_purpose_without_waiting(aws_client, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with answering(Faults(throttle={"dynamodb:ListTables": 2})):
+        aws_client(retries={"mode": "standard"}).list_tables()
+    assert slept == []  # botocore would have backed off twice, for up to 1 s and 2 s
+    assert endpoint.time is time and bucket.time is time  # the SDK's own clock, afterwards
+
+
+def test_only_the_wait_after_a_throttle_injected_on_purpose_is_skipped(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    backoff = Backoff()
+    backoff.answered(injected=True)
+    elsewhere = threading.Thread(target=backoff.sleep, args=(0.25,))  # not after it: slept
+    elsewhere.start()
+    elsewhere.join()
+    backoff.sleep(1.5)  # the SDK's backoff right after it: not slept, but its clock moves on
+    assert 1.4 < backoff.time() - time.time() <= 1.5
+    backoff.sleep(0.5)  # the next one: slept
+    backoff.answered(injected=False)
+    backoff.sleep(0.75)
+    assert slept == [0.25, 0.5, 0.75]
 
 
 def test_the_summary_line_says_how_many_retries_and_why():

@@ -18,7 +18,7 @@ from moto.dynamodb.models.table import Table
 
 from ddbspec.engines import motoserver
 
-from suite import fake_aws_credentials
+from suite import fake_aws_credentials, moto_put_back_afterwards, moto_sped_up
 
 ITEM: dict[str, Any] = {
     "pk": {"N": "-12.50"},
@@ -104,21 +104,13 @@ def test_a_value_that_is_not_a_wire_dict_takes_motos_own_path():
 
 def test_the_speed_up_leaves_responses_as_they_were(monkeypatch):
     fake_aws_credentials(monkeypatch, "us-east-1")
-    monkeypatch.setattr(Table, "all_items", Table.all_items)
-    monkeypatch.setattr(DynamoType, "cast_value", DynamoType.__dict__["cast_value"])
-    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
-    monkeypatch.setattr(
-        serialize.BaseJSONSerializer,
-        "_serialize_type_structure",
-        serialize.BaseJSONSerializer._serialize_type_structure,
-    )
+    moto_put_back_afterwards(monkeypatch)
+    assert not moto_sped_up()
     with mock_aws():
         before = round_trip()
     motoserver.speed_up()
     motoserver.speed_up()  # installing twice wraps once
-    assert serialize.BaseJSONSerializer._serialize_type_structure.fast
-    assert DynamoType.__dict__["cast_value"].fget.fast
-    assert backends.list_of_moto_modules.fast
+    assert moto_sped_up()
     with mock_aws():
         assert round_trip() == before
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 
+from ddbspec.aws import mock_backoff
 from ddbspec.aws.mock_capacity import Capacity
 
 FAKE_CREDENTIALS = {
@@ -190,7 +191,8 @@ def throttling(request: Any, action: str) -> Any:
 @contextlib.contextmanager
 def answering(faults: Faults | None = None, capacity: Capacity | None = None) -> Iterator[Faults]:
     """moto answers one request at a time, as a server would, with ``faults`` applied and
-    DynamoDB's ``capacity`` (ddbspec.aws.mock_capacity) enforced and published.
+    DynamoDB's ``capacity`` (ddbspec.aws.mock_capacity) enforced and published; the SDK
+    retries a call throttled on purpose without waiting (ddbspec.aws.mock_backoff).
 
     moto's in-process backend is not thread-safe: parallel BatchWriteItems into a new
     partition can lose items (seen: 3997 of 4000). The suite's loaders and lock writers are
@@ -199,7 +201,7 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
     from moto.core.botocore_stubber import BotocoreStubber
 
     faults = faults or Faults()
-    answer, lock = BotocoreStubber.__call__, threading.Lock()
+    answer, lock, backoff = BotocoreStubber.__call__, threading.Lock(), mock_backoff.Backoff()
 
     def one_at_a_time(self: BotocoreStubber, event_name: str, request: Any, **kw: Any) -> Any:
         if not self.enabled:
@@ -209,9 +211,11 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
             faults.seen[action] += 1
             n = faults.seen[action]
             refused = faults.refused(action, request) if faults.active else None
+            throttled = not refused and faults.active and n <= faults.throttle.get(action, 0)
+            backoff.answered(injected=throttled)
             if refused:
                 return refusal(request, refused)
-            if faults.active and n <= faults.throttle.get(action, 0):
+            if throttled:
                 return throttling(request, action)
 
             def send(name: str, sent: Any) -> Any:
@@ -227,11 +231,12 @@ def answering(faults: Faults | None = None, capacity: Capacity | None = None) ->
             raise KeyboardInterrupt(f"Ctrl-C (simulated by ddbspec.aws.mock) after {action}")
         return response
 
-    BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
-    try:
-        yield faults
-    finally:
-        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
+    with mock_backoff.installed(backoff):
+        BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
+        try:
+            yield faults
+        finally:
+            BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
 def inventory(client: Callable[[str], Any] | None = None) -> list[str]:
@@ -275,16 +280,26 @@ def parse(argv: list[str], prog: str = "ddbspec mock-aws") -> tuple[Faults, list
     return faults, rest
 
 
+def prepare_moto() -> None:
+    """moto as the mock runs it: with the suite's moto server's speed-ups, as its in-process
+    backend has the same hot spots (the same answers, sooner: ddbspec.engines.motoserver),
+    and with no function invoked, which moto cannot run, so that streams stay whole
+    (exercise 8: ddbspec.aws.mock_lambda)."""
+    from ddbspec.aws import mock_lambda
+    from ddbspec.engines import motoserver
+
+    motoserver.speed_up()
+    mock_lambda.install()
+
+
 def main(argv: list[str], prog: str = "ddbspec mock-aws") -> int:
     from moto import mock_aws
 
-    from ddbspec.aws import account, mock_capacity, mock_lambda
+    from ddbspec.aws import account, mock_capacity
     from ddbspec.capacity.model import ScaledClock
-    from ddbspec.engines import motoserver
 
     faults, args = parse(argv, prog)
-    motoserver.speed_up()  # the same moto answers, sooner (see ddbspec.engines.motoserver)
-    mock_lambda.install()  # moto cannot run a function; keep its streams whole (exercise 8)
+    prepare_moto()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
     account.SERVICE_CLOCK = ScaledClock(1.0)  # the mock's time: a spec may speed it up (exercise 1)
