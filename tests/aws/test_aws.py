@@ -138,6 +138,18 @@ def test_every_way_boto3_is_sent_elsewhere_is_seen(monkeypatch, tmp_path):
     assert clients.sent_to(found) == "http://127.0.0.1:3"
 
 
+def test_aws_sessions_share_the_models_and_read_the_credentials_as_they_are_now(monkeypatch):
+    fake_aws_credentials(monkeypatch, "us-east-1", AWS_ACCESS_KEY_ID="first")
+    first = clients.aws_session()
+    assert first.get_credentials().access_key == "first"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    second = clients.aws_session()
+    assert second.get_credentials().access_key == "second"  # not the first session's
+    loaders = {id(s._session.get_component("data_loader")) for s in (first, second)}
+    assert loaders == {id(clients._models())}
+    assert second._loader.search_paths == boto3.session.Session()._loader.search_paths
+
+
 def test_an_emulator_is_polled_faster_than_aws(monkeypatch, tmp_path):
     no_endpoints(monkeypatch, tmp_path)
     settings = Settings(region="us-east-1")
