@@ -26,6 +26,9 @@ from ddbspec.aws.mock import FAKE_CREDENTIALS, inventory
 from suite import at_endpoint, engine_server, left_in_mock, mock_aws, start_suite, wait_for
 
 INTERRUPTED = 2  # pytest's exit status
+# What a run at an endpoint collects: the moments are exercise 8's, and each of the run's
+# xdist workers took 2 s to collect every spec module only to deselect the others.
+EXERCISE_8 = "specs/test_streams.py"
 Client = Callable[[str], Any]
 Served = Callable[[str], str]  # the URL of an engine that serves the module's runs
 
@@ -78,7 +81,8 @@ class Server:
         url = served(self.engine)
         client = clients_at(url)
         before = inventory(client)
-        run = start_suite("--aws", "-n", "2", "specs", *pytest_args, tmp=tmp, env=at_endpoint(url))
+        args = ("--aws", "-n", "2", EXERCISE_8, *pytest_args)
+        run = start_suite(*args, tmp=tmp, env=at_endpoint(url))
         try:
             reached = wait_for(lambda: run.poll() is not None or when.reached(client), 300)
             assert reached, "neither reached the moment nor ended in 300 s"
