@@ -256,10 +256,6 @@ def engine_server(tmp: Path, engine: str = "moto") -> Iterator[str]:
 moto_server = engine_server
 
 
-def ministack_server(tmp: Path) -> contextlib.AbstractContextManager[str]:
-    return engine_server(tmp, "ministack")
-
-
 def at_endpoint(url: str) -> dict[str, str | None]:
     """The environment of a ``--aws`` run that boto3 sends to ``url`` instead of AWS."""
     from ddbspec.aws.mock import FAKE_CREDENTIALS

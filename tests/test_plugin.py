@@ -158,6 +158,11 @@ def test_the_library_refuses_with_its_own_errors_and_the_plugin_translates(monke
         config.chosen_engine("moto", aws=True, url=None)
 
 
+def test_an_xdist_worker_makes_no_header():
+    """Only the controller's is shown; a worker's would be made for nothing."""
+    assert plugin.pytest_report_header(SimpleNamespace(workerinput={})) == []
+
+
 def test_table_names_carry_run_worker_and_spec(monkeypatch):
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     target = targets.Target(MOTO, Settings(table_prefix="p", run_id="r1"), "sparse")

@@ -172,6 +172,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Any:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The run's header, in the controller: an xdist worker's is shown nowhere, and on AWS
+    it would cost each worker the account's lookup and a client of every service (1-2 s)."""
+    if hasattr(config, "workerinput"):
+        return []
     settings = config.stash[SETTINGS]
     return summary.header(settings, config.getoption("data_dir"))
 

@@ -10,7 +10,10 @@ from moto import mock_aws
 from ddbspec.aws import account as aws_account
 from ddbspec.aws import cost
 from ddbspec.cli import main as command
+from ddbspec.config import Settings
+from ddbspec.engines import aws as aws_engine
 from ddbspec.engines import clients
+from ddbspec.engines.aws import Aws
 
 import suite
 from suite import REPO, at_endpoint, fake_aws_credentials, moto_server, run_suite
@@ -133,6 +136,28 @@ def test_every_way_boto3_is_sent_elsewhere_is_seen(monkeypatch, tmp_path):
     no_endpoints(monkeypatch, tmp_path, "endpoint_url = http://127.0.0.1:3\n")
     found = clients.elsewhere("us-east-1")
     assert clients.sent_to(found) == "http://127.0.0.1:3"
+
+
+def test_aws_sessions_share_the_models_and_read_the_credentials_as_they_are_now(monkeypatch):
+    fake_aws_credentials(monkeypatch, "us-east-1", AWS_ACCESS_KEY_ID="first")
+    first = clients.aws_session()
+    assert first.get_credentials().access_key == "first"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second")
+    second = clients.aws_session()
+    assert second.get_credentials().access_key == "second"  # not the first session's
+    loaders = {id(s._session.get_component("data_loader")) for s in (first, second)}
+    assert loaders == {id(clients._models())}
+    assert second._loader.search_paths == boto3.session.Session()._loader.search_paths
+
+
+def test_an_emulator_is_polled_faster_than_aws(monkeypatch, tmp_path):
+    no_endpoints(monkeypatch, tmp_path)
+    settings = Settings(region="us-east-1")
+    assert Aws().start(settings).poll == aws_engine.POLL
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+    assert Aws().start(settings).poll == aws_engine.POLL  # Lambda, IAM and Logs are AWS's
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
+    assert Aws().start(settings).poll == aws_engine.EMULATOR_POLL < aws_engine.POLL
 
 
 def test_a_header_with_only_dynamodb_elsewhere_says_what_still_goes_to_aws(

@@ -18,6 +18,10 @@ def test_every_item_is_in_its_index_on_moto(tmp_path):
         "index_holds_every_item",
         "--engine",
         "moto",
+        # a lost entry shows at any size: at scale 1 each index key still holds hundreds of
+        # items, and moto loads the 4,000 log items in a quarter of the default's time
+        "--scale",
+        "1",
         "-q",
         tmp=tmp_path,
         timeout=600,

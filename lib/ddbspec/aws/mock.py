@@ -243,9 +243,9 @@ def inventory(client: Callable[[str], Any] | None = None) -> list[str]:
     """Everything in the mocked account that a run could have created: in a mock, all of it
     is the suite's, so nothing is filtered by name or tag. ``client(service)`` reaches
     another emulator's account (default: boto3's, the in-process mock's)."""
-    import boto3
+    from ddbspec.engines.clients import aws_session
 
-    client = client or boto3.session.Session().client
+    client = client or aws_session().client
     ddb, lam, iam, logs = client("dynamodb"), client("lambda"), client("iam"), client("logs")
     return [
         *(f"table {n}" for n in ddb.list_tables()["TableNames"]),
