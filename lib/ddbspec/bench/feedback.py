@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[3]
 COMMANDS = {
     "one exercise": "pytest specs/ -k sparse",
     "the specs": "pytest",
-    "specs and tests": "pytest specs tests",
+    "specs and tests": "pytest specs tests -n 2",
 }
 PHASES = (
     "start-up and collection",
