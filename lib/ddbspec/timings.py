@@ -3,8 +3,9 @@
 When ``DDBSPEC_TIMINGS`` names a file, the run's controller writes there, as JSON: the instant
 the first spec's setup began, the seconds the specs spent in setup, call and teardown (summed over
 xdist's workers), how long its engines took to start and probe, the instant the session ended
-and the instant its cleanup (the sweep, the engines' stop) was done, and the outcomes' counts.
-Instants are ``time.time()``, so that the process that started pytest can subtract its own.
+(the cleanup that follows, until pytest exits, is timed by whoever started it), and the
+outcomes' counts. Instants are ``time.time()``, so that the process that started pytest can
+subtract its own.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Timings:
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.marks["cleaned"] = time.time()
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         stats = reporter.stats if reporter else {}
         counts = {k: len(stats[k]) for k in OUTCOMES if stats.get(k)}

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from ddbspec import waiting
+from ddbspec import files, waiting
 
 CAPABILITIES = {
     "online_gsi": "UpdateTable adds a global secondary index and backfills it",
@@ -157,9 +156,7 @@ def remember(cache_dir: Path, engine: str, key: str, found: dict[str, bool]) -> 
     """Keep what a probe of this build found (written whole: workers may read it meanwhile)."""
     path = _kept(cache_dir, engine, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}")
-    partial.write_text(json.dumps(found, sort_keys=True))
-    os.replace(partial, path)
+    files.write_whole(path, json.dumps(found, sort_keys=True))
 
 
 def forget(cache_dir: Path, engine: str, key: str) -> None:

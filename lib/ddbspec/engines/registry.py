@@ -4,13 +4,13 @@ asks (xdist workers share it through a file lock), stopped at the run's end."""
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from filelock import FileLock
 
+from ddbspec import files
 from ddbspec.config import Settings
 from ddbspec.engines.aws import Aws
 from ddbspec.engines.base import Engine
@@ -61,9 +61,7 @@ def _record(path: Path, info: EngineInfo) -> None:
     sweep and stop its engines: a Ctrl-C between creating the file and writing it left an
     empty one, which stopped that cleanup halfway (the state folder stayed). An engine whose
     record was never written is stopped by its guard when the run ends."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}")  # not an engine-*.json
-    partial.write_text(info.to_json())
-    os.replace(partial, path)
+    files.write_whole(path, info.to_json())
 
 
 def release_all(settings: Settings) -> list[str]:
