@@ -28,7 +28,7 @@ from ddbspec.aws.mock import Faults, answering
 from suite import Ticks, fake_aws_credentials
 
 STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/run-tlog/stream/2026-11-29T00:00:00.000"
-NOTHING = {"timeout": 5.0, "poll": 0.01, "progress": lambda line: None}
+NOTHING = {"timeout": 5.0, "poll": 0.01, "progress": lambda line: None, "quiet": 0.05}
 
 
 def test_names_fit_the_services_limits_and_stay_unique():
@@ -210,6 +210,39 @@ def test_what_cannot_be_removed_is_reported_with_how_to_remove_it(aws):
         "role: " in message and "aws iam delete-role --role-name run-tlog-replica-role" in message
     )
     assert leftovers(clients, d) == ["role run-tlog-replica-role"]  # the rest was removed
+
+
+class LateInvocation:
+    """Clients on which the function's last invocation ends just after its log group was
+    deleted, and logs: the group is there again (as ministack makes it, whatever the role)."""
+
+    def __init__(self, clients: Any) -> None:
+        self.clients, self.remade = clients, 0
+
+    def __call__(self, service: str) -> Any:
+        client = self.clients(service)
+        if service == "logs":
+            delete = client.delete_log_group
+
+            def delete_then_log(**kwargs: Any) -> Any:
+                answer = delete(**kwargs)
+                if not self.remade:
+                    self.remade += 1
+                    self.clients("logs").create_log_group(logGroupName=kwargs["logGroupName"])
+                return answer
+
+            client.delete_log_group = delete_then_log
+        return client
+
+
+def test_a_log_group_made_again_by_a_late_invocation_is_deleted_again(aws):
+    clients, arn = aws
+    late, lines = LateInvocation(clients), []
+    with deploy(late, arn, progress=lines.append) as d:
+        pass
+    assert late.remade == 1
+    assert leftovers(clients, d) == []
+    assert any("is back (an invocation ended after it went)" in line for line in lines), lines
 
 
 def test_a_failure_in_the_body_is_not_hidden_by_a_failing_cleanup(aws):

@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import sys
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ FUNCTION_TIMEOUT = 60  # seconds, as the workshop's create-function
 BATCH_SIZE = 100
 STARTING_POSITION = "TRIM_HORIZON"
 LOG_RETENTION_DAYS = 1
+LOG_GROUP_QUIET = 3.0  # seconds the deleted log group must stay gone (see _delete_log_group):
+# longer than a cold invocation of the function takes on a busy machine
 Clients = Callable[[str], Any]
 Progress = Callable[[str], None]
 
@@ -293,6 +296,7 @@ def deployed(
     timeout: float = 300.0,
     poll: float = 2.0,
     progress: Progress = say,
+    quiet: float = LOG_GROUP_QUIET,
 ) -> Iterator[Deployment]:
     """Deploy the replication function on ``stream_arn``; remove everything afterwards."""
     where = Arn.of(stream_arn)
@@ -307,7 +311,7 @@ def deployed(
         yield d
     except BaseException as error:  # failed, or interrupted: remove, then let it go on
         try:
-            remove(clients, d, timeout, poll, progress)
+            remove(clients, d, timeout, poll, progress, quiet)
         except (DeployError, KeyboardInterrupt) as cleanup:
             note = f"and the cleanup after it: {cleanup}"
             if sys.version_info >= (3, 11):
@@ -315,7 +319,7 @@ def deployed(
             else:  # no notes on exceptions before 3.11: the log keeps it
                 log.error(note)
         raise
-    remove(clients, d, timeout, poll, progress)
+    remove(clients, d, timeout, poll, progress, quiet)
 
 
 @dataclass
@@ -330,6 +334,7 @@ class _Work:
     poll: float
     progress: Progress
     tags: dict[str, str] = field(default_factory=dict)
+    quiet: float = LOG_GROUP_QUIET
 
     @classmethod
     def of(
@@ -340,9 +345,10 @@ class _Work:
         poll: float,
         progress: Progress,
         tags: dict[str, str] | None = None,
+        quiet: float = LOG_GROUP_QUIET,
     ) -> _Work:
         iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
-        return cls(iam, lam, logs, d, timeout, poll, progress, dict(tags or {}))
+        return cls(iam, lam, logs, d, timeout, poll, progress, dict(tags or {}), quiet)
 
     def until(self, what: str, check: Callable[[], Any]) -> Any:
         """``check`` until it returns something true, saying so every 10 s; bounded."""
@@ -409,6 +415,46 @@ def _keep_logs_briefly(w: _Work) -> None:
     w.logs.put_retention_policy(
         logGroupName=w.d.names.log_group, retentionInDays=LOG_RETENTION_DAYS
     )
+
+
+def _delete_log_group(w: _Work) -> None:
+    """Delete the log group, and again whenever it comes back, until it has stayed gone for
+    ``w.quiet`` seconds.
+
+    An invocation that was running when the mapping went ends later, and its log lines may
+    make the group anew: ministack writes them when the invocation ends and creates the group
+    whatever the role may do (measured: exercise 8's teardown left the group behind). On AWS
+    the role cannot create it, so the group stays gone and this costs one quiet wait.
+    """
+    name = w.d.names.log_group
+    gone_since: float | None = None
+
+    def gone_for_good() -> bool | waiting.Pending:
+        nonlocal gone_since
+        if _log_group_exists(w.logs, name):
+            w.progress(f"log group {name} is back (an invocation ended after it went): deleting it")
+            _delete_unless_gone(lambda: w.logs.delete_log_group(logGroupName=name))
+            gone_since = None
+            return waiting.Pending("made again by an invocation that ended late")
+        now = time.monotonic()
+        gone_since = now if gone_since is None else gone_since
+        return now - gone_since >= w.quiet or waiting.Pending("gone; watching")
+
+    w.logs.delete_log_group(logGroupName=name)
+    w.until(f"log group {name} gone for good", gone_for_good)
+
+
+def _log_group_exists(logs: Any, name: str) -> bool:
+    groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    return any(g["logGroupName"] == name for g in groups)
+
+
+def _delete_unless_gone(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except ClientError as e:
+        if code_of(e) not in GONE:
+            raise
 
 
 def _create_role(w: _Work) -> None:
@@ -556,7 +602,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "log group",
         _create_log_group,
-        lambda w: w.logs.delete_log_group(logGroupName=w.d.names.log_group),
+        _delete_log_group,
         lambda d: f"aws logs delete-log-group --log-group-name {d.names.log_group}",
         settle=_keep_logs_briefly,
         made_elsewhere=lambda d: bool(d.function_arn),  # a function that ran may have made it
@@ -615,10 +661,11 @@ def remove(
     timeout: float = 300.0,
     poll: float = 2.0,
     progress: Progress = say,
+    quiet: float = LOG_GROUP_QUIET,
 ) -> None:
     """Delete what ``d`` created, newest first; every step is tried even if one fails or
     Ctrl-C arrives, and what could not be deleted is reported with how to delete it."""
-    w = _Work.of(clients, d, timeout, poll, progress)
+    w = _Work.of(clients, d, timeout, poll, progress, quiet=quiet)
     failed: list[str] = []
     interrupted: BaseException | None = None
     for step in reversed(STEPS):
@@ -674,8 +721,7 @@ def leftovers(clients: Clients, d: Deployment) -> list[str]:
         found.append(f"role {n.role}")
         if exists(lambda: iam.get_role_policy(RoleName=n.role, PolicyName=n.policy)):
             found.append(f"role policy {n.policy}")
-    groups = logs.describe_log_groups(logGroupNamePrefix=n.log_group)["logGroups"]
-    if any(g["logGroupName"] == n.log_group for g in groups):
+    if _log_group_exists(logs, n.log_group):
         found.append(f"log group {n.log_group}")
     return found
 
