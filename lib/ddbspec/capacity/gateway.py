@@ -370,8 +370,20 @@ def main(argv: list[str], prog: str = "ddbspec gateway") -> int:
     clock = ScaledClock(args.factor)
     gateway = Gateway(args.engine_url, clock, region=args.region, host=args.host, port=args.port)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop: stop as on Ctrl-C
-    print(f"capacity gateway on {gateway.url} -> {args.engine_url}, clock x{args.factor:g}")
-    print("Ctrl-C to stop", flush=True)
-    with gateway, contextlib.suppress(KeyboardInterrupt):
+    return _serve(
+        gateway, f"capacity gateway on {gateway.url} -> {args.engine_url}, clock x{args.factor:g}"
+    )
+
+
+def _serve(gateway: Gateway, banner: str) -> int:
+    """Serve until Ctrl-C (or SIGTERM), then stop; 0 however early it came.
+
+    ``banner`` and "Ctrl-C to stop" are printed once the gateway serves, and a Ctrl-C stops
+    it cleanly from the first moment: one that came while the gateway was still starting
+    (its thread already answering, the main thread not yet back from starting it, on a busy
+    machine) ended the program with a traceback."""
+    with contextlib.suppress(KeyboardInterrupt), gateway:
+        print(banner)
+        print("Ctrl-C to stop", flush=True)
         threading.Event().wait()
     return 0
