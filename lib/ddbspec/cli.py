@@ -121,6 +121,12 @@ def emulate_aws(argv: list[str]) -> int:
     return emulate.main(argv)
 
 
+def matrix(argv: list[str]) -> int:
+    from ddbspec.matrix import command
+
+    return command.main(argv)
+
+
 def bench(argv: list[str]) -> int:
     from ddbspec.bench import compare, engines, feedback
 
@@ -138,6 +144,7 @@ PROGRAMS = {
     "mock-aws": (mock_aws, "pytest --aws against moto's in-process mock, with faults"),
     "emulate-aws": (emulate_aws, "pytest --aws against ministack, an emulator of AWS"),
     "bench": (bench, "saved benchmark runs compared by their ratios, drawn, gated"),
+    "matrix": (matrix, "which engine gets which pattern right: every spec on every engine"),
 }
 
 

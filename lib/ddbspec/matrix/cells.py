@@ -1,0 +1,172 @@
+"""One cell of the matrix: one exercise on one engine, read from that engine's JUnit report.
+
+The verdict, worst first:
+- error: a spec could not run its check (the engine failed to start or answer; a setup error);
+- wrong: a spec's check failed; the cell names the first figure that differs, measured
+  against the model, and its spec;
+- cannot run: a spec was skipped for a capability the engine lacks, named as probed;
+- holds: every spec of the exercise passed.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ddbspec.summary import exercise_of, holds
+
+VERDICTS = ("error", "wrong", "cannot run", "holds")  # worst first
+# Known divergences, understood: (engine, exercise, what the detail says) -> the cause.
+KNOWN: dict[tuple[str, str, str], str] = {}
+
+
+@dataclass
+class Cell:
+    """An exercise on an engine: its verdict, what decides it, and every figure measured."""
+
+    verdict: str
+    detail: str = ""  # the first figure that differs, the capability, the error
+    spec: str = ""  # the spec that decided it
+    cause: str = ""  # a known divergence, in one line
+    counts: dict[str, int] = field(default_factory=dict)  # passed, failed, errors, skipped
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+    def short(self) -> str:
+        """The cell as the table shows it."""
+        text = self.verdict if not self.detail else f"{self.verdict}: {self.detail}"
+        return f"{text} ({self.cause})" if self.cause else text
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cell:
+        return cls(**data)
+
+
+@dataclass
+class Case:
+    """One spec's outcome in the report."""
+
+    exercise: str
+    spec: str
+    outcome: str  # passed, failed, error, skipped
+    message: str
+    figures: list[dict[str, Any]]
+    engines: list[str]
+
+
+def cases(report: Path) -> list[Case]:
+    """Every testcase of a JUnit report, in the order the specs ran."""
+    root = ElementTree.parse(report).getroot()
+    return [_case(testcase) for testcase in root.iter("testcase")]
+
+
+def _case(testcase: ElementTree.Element) -> Case:
+    path = testcase.get("classname", "").replace(".", "/") + ".py"
+    spec = testcase.get("name", "")
+    outcome, message = "passed", ""
+    for tag, name in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
+        found = testcase.find(tag)
+        if found is not None:
+            outcome, message = name, found.get("message", "") or (found.text or "")
+            break
+    props = [(p.get("name", ""), p.get("value", "")) for p in testcase.iter("property")]
+    figures = [json.loads(v) for k, v in props if k == "ddbspec.figure"]
+    engines = [v for k, v in props if k == "ddbspec.engine"]
+    return Case(exercise_of(path), spec, outcome, message.strip(), figures, engines)
+
+
+def cells(report: Path, engine: str) -> tuple[dict[str, Cell], str]:
+    """Each exercise's cell, and the engine's version as the specs recorded it."""
+    by_exercise: dict[str, list[Case]] = {}
+    for case in cases(report):
+        by_exercise.setdefault(case.exercise, []).append(case)
+    versions = sorted({v for cs in by_exercise.values() for c in cs for v in c.engines})
+    return {ex: verdict(cs, engine) for ex, cs in by_exercise.items()}, ", ".join(versions)
+
+
+def verdict(cases: list[Case], engine: str) -> Cell:
+    """The exercise's cell: its worst outcome decides, with what its first such spec says."""
+    counts = {
+        o: sum(c.outcome == o for c in cases) for o in ("passed", "failed", "error", "skipped")
+    }
+    figures = _unique([f for c in cases for f in c.figures])
+    cell = Cell("holds", counts=counts, figures=figures)
+    if error := next((c for c in cases if c.outcome == "error"), None):
+        cell.verdict, cell.detail, cell.spec = "error", _first_line(error.message), error.spec
+    elif failed := next((c for c in cases if c.outcome == "failed"), None):
+        cell.verdict, cell.detail, cell.spec = "wrong", _differs(failed), failed.spec
+    elif skipped := next((c for c in cases if c.outcome == "skipped"), None):
+        cell.verdict, cell.detail, cell.spec = "cannot run", _lacks(skipped.message), skipped.spec
+    cell.cause = next(
+        (
+            why
+            for (e, ex, part), why in KNOWN.items()
+            if e == engine and part in cell.detail and ex == cases[0].exercise
+        ),
+        "",
+    )
+    return cell
+
+
+def _differs(case: Case) -> str:
+    """The first figure of the spec that differs from the model: 'name: measured X, model Y';
+    else the failure's own first line."""
+    for row in case.figures:
+        if row.get("expected") is not None and not holds(row):
+            return f"{row['name']}: measured {row['measured']}, model {row['expected']}"
+    return _first_line(case.message)
+
+
+def _lacks(message: str) -> str:
+    """A skip's reason without pytest's prefix: the capability, as the probe found it."""
+    return _first_line(message.removeprefix("Skipped: "))
+
+
+def _first_line(text: str) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures, each once (a spec records a figure in each phase that reads it)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen[row["name"]] = row
+    return list(seen.values())
+
+
+def failed_run(exercises: list[str], message: str) -> dict[str, Cell]:
+    """A run that made no report (pytest refused to start: an endpoint that does not answer,
+    a bad option): every exercise is an error, with the run's own words."""
+    return {ex: Cell("error", _first_line(message)) for ex in exercises}
+
+
+@dataclass
+class Matrix:
+    """Every cell, by exercise then engine, and what the runs were (versions, scale, commit)."""
+
+    cells: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)  # version, options, exit
+    about: dict[str, Any] = field(default_factory=dict)  # scale, commit, made, -k, left out
+
+    def exercises(self) -> list[str]:
+        return sorted(self.cells, key=lambda e: (not e[0].isdigit(), e))
+
+    def cell(self, exercise: str, engine: str) -> Cell | None:
+        return self.cells.get(exercise, {}).get(engine)
+
+    def to_json(self) -> dict[str, Any]:
+        cells = {ex: {e: c.to_json() for e, c in row.items()} for ex, row in self.cells.items()}
+        return {"about": self.about, "engines": self.engines, "cells": cells}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Matrix:
+        cells = {
+            ex: {e: Cell.from_json(c) for e, c in row.items()} for ex, row in data["cells"].items()
+        }
+        return cls(cells, data["engines"], data.get("about", {}))
