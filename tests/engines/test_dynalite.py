@@ -1,4 +1,5 @@
-"""The suite's fixes to dynalite 4.0.0, each checked against dynalite's original code.
+"""The suite's fixes to dynalite 4.0.0, each checked against dynalite's original code: the
+engine ``dynalite-npm``, dynalite as npm publishes it.
 
 - PREFIX_RANGE: listing a sub-database's keys reads only its key range. dynalite streamed
   every key of its store to list one table's (ListTables, ListTagsOfResource, DeleteTable);
@@ -14,15 +15,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
-from ddbspec import config
+from ddbspec import cli, config
 from ddbspec.engines import registry
-from ddbspec.engines.dynalite import FIXES, INDEX_KEYS, PREFIX_RANGE, Dynalite, apply_fixes
+from ddbspec.engines.dynalite import (
+    FIXES,
+    INDEX_KEYS,
+    PREFIX_RANGE,
+    Dynalite,
+    DynaliteNpm,
+    apply_fixes,
+)
 from ddbspec.errors import EngineError
 from ddbspec.workshop import tables
 from ddbspec.workshop.loaders import count_items, load
@@ -52,39 +58,47 @@ def test_a_file_without_the_known_line_is_refused_named_and_left_as_it_was(tmp_p
     assert index_js.read_text() == fixed_once  # nothing half-applied
 
 
-class Original(Dynalite):
-    """The installed dynalite with INDEX_KEYS undone: dynalite's own index keys."""
+def test_the_published_dynalite_is_its_own_install_with_no_fix_applied():
+    fixed, npm = Dynalite(), DynaliteNpm()
+    assert npm.fixes == () and npm.build() != fixed.build()
+    assert npm.probe_key() != fixed.probe_key()  # nor are its capabilities remembered as one
+    home = npm.provision(config.Settings().cache_dir)
+    assert home != fixed.provision(config.Settings().cache_dir)
+    text = (home / "node_modules" / "dynalite" / "db" / "index.js").read_text()
+    for old, new in FIXES:
+        assert text.count(old + "\n") == 1 and new not in text and "ddbspec" not in text
 
-    name = "dynalite-original"
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+def test_the_published_dynalite_can_be_chosen_but_auto_never_picks_it():
+    assert isinstance(registry.ENGINES["dynalite-npm"], DynaliteNpm)
+    assert "dynalite-npm" not in registry.POOL
+    assert cli.engine_name("dynalite-npm") == "dynalite-npm"  # ddbspec capabilities dynalite-npm
 
-    def provision(self, cache_dir: Path) -> Path:
-        if not self.folder.exists():
-            shutil.copytree(super().provision(cache_dir), self.folder, symlinks=True)
-            index_js = self.folder / "node_modules" / "dynalite" / "db" / "index.js"
-            apply_fixes(index_js, ((INDEX_KEYS[1], INDEX_KEYS[0]),))
-        return self.folder
+
+def test_the_two_never_share_a_store(tmp_path):
+    fixed, npm = Dynalite().data_dir(tmp_path, "s"), DynaliteNpm().data_dir(tmp_path, "s")
+    assert fixed == tmp_path / "dynalite-data" / "s"  # where the fixed one always kept it
+    assert npm != fixed and fixed not in npm.parents and npm not in fixed.parents
 
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
-    """The suite's dynalite and the original, side by side: {name: client}."""
+    """The suite's dynalite and the one npm publishes, side by side: {name: client}."""
     state = tmp_path_factory.mktemp("state")
     settings = config.Settings(run_id="fix", state_dir=state, owner_pid=os.getpid())
-    original = Original(tmp_path_factory.mktemp("original") / "node")
-    info = original.start(settings)
     try:
-        yield {"fixed": registry.acquire(settings, "dynalite").client(), "original": info.client()}
+        yield {
+            "fixed": registry.acquire(settings, "dynalite").client(),
+            "original": registry.acquire(settings, "dynalite-npm").client(),
+        }
     finally:
-        original.stop(info)
         registry.release_all(settings)
 
 
-@pytest.fixture
-def dynalite(engines):
-    return engines["fixed"]
+@pytest.fixture(params=["fixed", "original"])
+def dynalite(engines, request):
+    """Each engine in turn: a fix that must not change what comes out holds on both."""
+    return engines[request.param]
 
 
 def hash_prefix(key: str) -> str:

@@ -1,5 +1,6 @@
 """dynalite (npm, LevelDB): provisioned from the shipped lock file into the cache, with the
-suite's fixes applied at install, and run on disk in a store per scale (in memory without one)."""
+suite's fixes applied at install, and run on disk in a store per scale (in memory without one).
+``dynalite-npm`` is the same install without the fixes, to show what they fix."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from filelock import FileLock
 
@@ -20,12 +21,44 @@ from ddbspec.errors import EngineError
 from ddbspec.workshop.tables import delete_named
 
 NODE_DIR = Path(__file__).parent / "node"
+Fix = tuple[str, str]  # a line of db/index.js, and what replaces it
+
+# dynalite 4.0.0 keeps its tables, items, indexes and tags in one LevelDB under key prefixes,
+# and lists a prefix's keys by streaming every key in the store: ListTables,
+# ListTagsOfResource and DeleteTable take 16-22 s each once the 1M-item tables are on disk.
+# At install the suite bounds that stream to the prefix's own key range (the same keys come
+# out, in the same order; only the keys that were read and dropped are no longer read).
+PREFIX_RANGE = (
+    "const mainStream = mainDb.createKeyStream(options)",
+    "const mainStream = mainDb.createKeyStream(Object.keys(options || {}).length ? options"
+    " : { gte: prefix, lt: prefix.slice(0, -1)"
+    " + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) })"
+    " // ddbspec: only the prefix's keys",
+)
+
+
+# dynalite 4.0.0 keys an index entry on the index key and the first 6 hex digits of an md5 of
+# the table key (createIndexKey; its comment: "Can use the whole hash if we deem it
+# important"). Two items with the same index key whose table keys share those 24 bits collide,
+# and the later replaces the earlier in the index, silently (about 200 of tlog_scan's 1M
+# entries). At install the entry's key gains the item's whole table key, which is unique: the
+# entries that did not collide keep their order, and only index keys change (createKey, which
+# keys the table's items, its scan order and segments, is untouched). Writes, updates and
+# deletes compute an entry's key with the same function, and so do queries that start from an
+# ExclusiveStartKey: the whole table key is there for each.
+INDEX_KEYS = (
+    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)",
+    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)"
+    " + createKey(item, table) // ddbspec: the whole table key, so entries cannot collide",
+)
+FIXES = (PREFIX_RANGE, INDEX_KEYS)
 
 
 class Dynalite(Engine):
     """dynalite (npm, LevelDB): fast scans and queries; no streams, transactions or online GSIs."""
 
     name = "dynalite"
+    fixes: ClassVar[tuple[Fix, ...]] = FIXES  # applied at install; part of the build
 
     def version(self) -> str:
         lock = json.loads((NODE_DIR / "package-lock.json").read_text())
@@ -42,7 +75,7 @@ class Dynalite(Engine):
         command = [node, cli, "--host", processes.HOST, "--port", "{port}", *states]
         if not settings.store:
             return self._process(settings, command)
-        data = settings.cache_dir / "dynalite-data" / settings.store
+        data = self.data_dir(settings.cache_dir, settings.store)
         data.mkdir(parents=True, exist_ok=True)
         try:  # on disk, so data can outlive the run; one run at a time holds the store
             info = self._process(
@@ -55,14 +88,19 @@ class Dynalite(Engine):
         delete_named(info.client(), f"{prefix}-", info.waits, keep=f"{prefix}-cache-")
         return info
 
+    def data_dir(self, cache_dir: Path, store: str) -> Path:
+        """The store's folder, one per engine: an install never opens or trusts the tables
+        another one (with other fixes) wrote."""
+        return cache_dir / f"{self.name}-data" / store
+
     def probe_key(self) -> str:
         return self.build()
 
     def build(self) -> str:
-        """What an install is: the shipped lock file and the suite's fixes, digested. Its
+        """What an install is: the shipped lock file and the engine's fixes, digested. Its
         folder is named by it, and a table kept on disk is trusted only by the build that
         loaded it (``targets.Target.shared_table``)."""
-        return _digest((NODE_DIR / "package-lock.json").read_bytes() + repr(FIXES).encode())
+        return _digest((NODE_DIR / "package-lock.json").read_bytes() + repr(self.fixes).encode())
 
     def provision(self, cache_dir: Path) -> Path:
         """npm-install the shipped lock file into the cache, once; returns the folder."""
@@ -84,11 +122,20 @@ class Dynalite(Engine):
                     "or choose another engine with --engine moto."
                 )
             try:
-                apply_fixes(home / "node_modules" / "dynalite" / "db" / "index.js")
+                apply_fixes(home / "node_modules" / "dynalite" / "db" / "index.js", self.fixes)
             except BaseException:
                 shutil.rmtree(home / "node_modules", ignore_errors=True)  # not half-installed
                 raise
         return home
+
+
+class DynaliteNpm(Dynalite):
+    """dynalite 4.0.0 as npm publishes it, to show what the suite's fixes fix: an index loses
+    entries when two table keys' 6-hex-digit hashes collide (INDEX_KEYS), and ListTables and
+    DeleteTable read the whole store (PREFIX_RANGE). Its own install, probes and store."""
+
+    name = "dynalite-npm"
+    fixes = ()
 
 
 def node_and_npm() -> tuple[str, list[str]]:
@@ -125,38 +172,7 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-# dynalite 4.0.0 keeps its tables, items, indexes and tags in one LevelDB under key prefixes,
-# and lists a prefix's keys by streaming every key in the store: ListTables,
-# ListTagsOfResource and DeleteTable take 16-22 s each once the 1M-item tables are on disk.
-# At install the suite bounds that stream to the prefix's own key range (the same keys come
-# out, in the same order; only the keys that were read and dropped are no longer read).
-PREFIX_RANGE = (
-    "const mainStream = mainDb.createKeyStream(options)",
-    "const mainStream = mainDb.createKeyStream(Object.keys(options || {}).length ? options"
-    " : { gte: prefix, lt: prefix.slice(0, -1)"
-    " + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) })"
-    " // ddbspec: only the prefix's keys",
-)
-
-
-# dynalite 4.0.0 keys an index entry on the index key and the first 6 hex digits of an md5 of
-# the table key (createIndexKey; its comment: "Can use the whole hash if we deem it
-# important"). Two items with the same index key whose table keys share those 24 bits collide,
-# and the later replaces the earlier in the index, silently (about 200 of tlog_scan's 1M
-# entries). At install the entry's key gains the item's whole table key, which is unique: the
-# entries that did not collide keep their order, and only index keys change (createKey, which
-# keys the table's items, its scan order and segments, is untouched). Writes, updates and
-# deletes compute an entry's key with the same function, and so do queries that start from an
-# ExclusiveStartKey: the whole table key is there for each.
-INDEX_KEYS = (
-    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)",
-    "return createKey(item, table, keySchema) + hashPrefix.apply(this, tableKeyPieces)"
-    " + createKey(item, table) // ddbspec: the whole table key, so entries cannot collide",
-)
-FIXES = (PREFIX_RANGE, INDEX_KEYS)
-
-
-def apply_fixes(index_js: Path, fixes: tuple[tuple[str, str], ...] = FIXES) -> None:
+def apply_fixes(index_js: Path, fixes: tuple[Fix, ...] = FIXES) -> None:
     """Each fix replaces its line, which must be there exactly once; else nothing is written."""
     text = index_js.read_text()
     for old, new in fixes:

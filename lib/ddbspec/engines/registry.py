@@ -15,7 +15,7 @@ from ddbspec.config import Settings
 from ddbspec.engines.aws import Aws
 from ddbspec.engines.base import Engine
 from ddbspec.engines.containers import Container
-from ddbspec.engines.dynalite import Dynalite
+from ddbspec.engines.dynalite import Dynalite, DynaliteNpm
 from ddbspec.engines.endpoint import Endpoint
 from ddbspec.engines.info import EngineInfo
 from ddbspec.engines.ministack import Ministack
@@ -26,6 +26,7 @@ ENGINES: dict[str, Engine] = {
     e.name: e
     for e in (
         Dynalite(),
+        DynaliteNpm(),  # for comparison only: never in the pool
         Moto(),
         Ministack(),
         Container(),
