@@ -7,7 +7,6 @@ here. A user's endpoint is one more column (``NAME=URL``); AWS only when asked.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from ddbspec.engines import containers
@@ -47,19 +46,19 @@ class Column:
 
 
 def default() -> tuple[list[Column], list[str]]:
-    """Every column that can run here, and a line for each preset left out (and why)."""
+    """Every column that can run here, and a line for what was left out (and why)."""
     columns = [Column.named(n) for n in LOCAL]
-    left: list[str] = []
     reason = containers.docker_unavailable()
+    if reason is not None:
+        return columns, [f"the container presets ({', '.join(containers.PRESETS)}): {reason}"]
+    left: list[str] = []
     for preset, spec in containers.PRESETS.items():
-        here = False
-        if reason is None:
-            with contextlib.suppress(Exception):  # no such image
-                here = bool(containers.docker_client(3).images.get(spec.image))
-        if here:
-            columns.append(Column.named(CONTAINER + preset))
-        else:
-            left.append(f"{CONTAINER}{preset}: {reason or f'image {spec.image} is not here'}")
+        try:
+            containers.docker_client(3).images.get(spec.image)
+        except Exception:  # the SDK's ImageNotFound, or the daemon gone meanwhile
+            left.append(f"{CONTAINER}{preset}: image {spec.image} is not here ({spec.how})")
+            continue
+        columns.append(Column.named(CONTAINER + preset))
     return columns, left
 
 
