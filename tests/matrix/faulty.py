@@ -1,0 +1,192 @@
+"""A deliberately faulty engine: a proxy that drops the last item of every Query page.
+
+The matrix's tests need an engine that answers wrongly in a way a real bug could: in front of
+a sound engine, this proxy forwards every request and answer unchanged, except that a
+successful Query page loses its last item and its ``Count`` drops by one (``ScannedCount``
+stays as the engine said). Scan, GetItem and everything else pass as they came, so only the
+figures that come from Query results go wrong.
+
+Requests keep every header as the client sent it, ``Host`` and the signature included: local
+engines do not check signatures. An answer that is changed gets a new ``Content-Length`` and,
+if the engine sent one, a new ``x-amz-crc32``: boto3 checks that checksum and would retry,
+then fail, on a body that no longer matches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from ddbspec.engines.processes import HOST
+
+QUERY = "DynamoDB_20120810.Query"
+# Headers that belong to one connection, not to the message; Content-Length is recomputed.
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+LENGTH = "content-length"
+CRC32 = "x-amz-crc32"
+
+Headers = list[tuple[str, str]]
+
+
+class DroppingProxy:
+    """In front of the DynamoDB endpoint ``upstream_url``: drops one item per Query page.
+
+    Use as a context manager; ``url`` is where clients connect, ``dropped`` how many items
+    it has dropped so far.
+    """
+
+    def __init__(self, upstream_url: str, *, timeout: float = 60.0) -> None:
+        parts = urlsplit(upstream_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the upstream must be http://host:port, not {upstream_url!r}")
+        self.upstream_url = upstream_url
+        self.upstream = (parts.hostname, parts.port or 80)
+        self.timeout = timeout
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._server = _Server(self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def __enter__(self) -> DroppingProxy:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"dropping-proxy-{self.url}",
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop serving, wake the handlers idle on kept-alive clients, then join them all:
+        nothing of the proxy outlives the ``with``."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.close_connections()
+        self._server.server_close()  # joins the handler threads (block_on_close)
+
+    def forward(
+        self, method: str, path: str, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        """The upstream's answer to the request, on a connection of its own."""
+        conn = http.client.HTTPConnection(*self.upstream, timeout=self.timeout)
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            answer = conn.getresponse()
+            return answer.status, answer.getheaders(), answer.read()
+        finally:
+            conn.close()
+
+    def answer(
+        self, target: str, status: int, headers: Headers, body: bytes
+    ) -> tuple[Headers, bytes]:
+        """The answer as the client gets it: a Query page one item short, the rest as is."""
+        if target != QUERY or status != 200:
+            return headers, body
+        page = json.loads(body)
+        if not page.get("Items"):
+            return headers, body
+        page["Items"].pop()
+        page["Count"] -= 1
+        with self._lock:
+            self.dropped += 1
+        changed = json.dumps(page).encode()
+        crc = str(zlib.crc32(changed))
+        return [(k, crc if k.lower() == CRC32 else v) for k, v in headers], changed
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One client connection, kept alive (HTTP/1.1) as boto3's pool expects."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: with Nagle's algorithm, the client's
+        # delayed ACK held each answer back 40 ms (a spec module ran 5 times slower).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.track(self.connection, False)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):  # the client went away
+            self.close_connection = True
+
+    def do_POST(self) -> None:
+        proxy = self.server.proxy
+        body = self.rfile.read(int(self.headers.get(LENGTH) or 0))
+        sent = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {LENGTH}]
+        try:
+            status, headers, data = proxy.forward(self.command, self.path, sent, body)
+        except (OSError, http.client.HTTPException) as problem:
+            self._reply(502, [], f"upstream {proxy.upstream_url} failed: {problem!r}".encode())
+            return
+        headers, data = proxy.answer(self.headers.get("X-Amz-Target", ""), status, headers, data)
+        self._reply(status, headers, data)
+
+    do_GET = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_POST
+
+    def _reply(self, status: int, headers: Headers, body: bytes) -> None:
+        self.send_response_only(status)  # the upstream's own Date and Server headers stay
+        for name, value in headers:
+            if name.lower() not in HOP_BY_HOP | {LENGTH}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    """Handler threads are joined at close (not daemons), so none is left behind."""
+
+    daemon_threads = False
+
+    def __init__(self, proxy: DroppingProxy) -> None:
+        self.proxy = proxy
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        super().__init__((HOST, 0), _Handler)
+
+    def track(self, connection: socket.socket, opened: bool) -> None:
+        with self._lock:
+            (self._open.add if opened else self._open.discard)(connection)
+
+    def close_connections(self) -> None:
+        """Wake every handler waiting for a kept-alive client's next request."""
+        with self._lock:
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
