@@ -40,7 +40,7 @@ def test_every_spec_passing_holds(tmp_path):
 
 
 def test_a_failed_spec_is_wrong_with_the_first_figure_that_differs(tmp_path):
-    failed = '<failure message="AssertionError: figure \'employees in state WA\'">...</failure>'
+    failed = "<failure message=\"AssertionError: figure 'employees in state WA'\">...</failure>"
     path = report(
         tmp_path,
         case("test_overloading", "test_first", props=figure(46)),

@@ -1,56 +1,23 @@
 """The faulty engine the matrix's tests rely on: Query pages one item short, nothing else.
 
 The upstream is the run's dynalite, acquired as every test that needs a suite engine does;
-the end-to-end check runs one spec module through the proxy, as ``ddbspec matrix`` runs a
-user's endpoint, and reads the figures it got wrong from the JUnit XML.
+the suite run through it, as ``ddbspec matrix`` runs a user's endpoint, is in
+``test_matrix.py``.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import threading
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ddbspec.config import Settings
-from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 from ddbspec.workshop import tables
 
-from faulty import DroppingProxy
-from suite import REPO, run_suite
-
 ITEMS = 5
 KEY = {":p": {"S": "p"}}
-Figure = list[tuple[str, int, int]]  # (figure, measured, expected)
-FIGURE = re.compile(r"figure '(?P<name>[^']+)': measured (?P<got>\d+), expected (?P<want>\d+)")
-
-
-@pytest.fixture(scope="module")
-def dynalite(ddbspec_settings: Settings) -> EngineInfo:
-    info = registry.acquire(ddbspec_settings, "dynalite")
-    if info.error or info.unavailable:
-        pytest.skip(f"dynalite: {info.error or info.unavailable}")
-    return info
-
-
-@pytest.fixture
-def proxy(dynalite: EngineInfo) -> Iterator[DroppingProxy]:
-    """A proxy in front of dynalite; once closed, no thread of it runs and its port is shut."""
-    with DroppingProxy(dynalite.endpoint_url) as running:
-        yield running
-    port = int(running.url.rsplit(":", 1)[1])
-    assert not [t for t in threading.enumerate() if t.name.startswith("dropping-proxy")]
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 @pytest.fixture
@@ -112,46 +79,3 @@ def test_empty_query_pages_pass_unchanged(proxy, table):
         ExpressionAttributeValues={":p": {"S": "nobody"}},
     )
     assert (empty["Items"], empty["Count"], proxy.dropped) == ([], 0, 0)
-
-
-def test_the_suite_through_the_proxy_fails_on_query_figures(proxy, tmp_path):
-    """The overloaded index's figures come from Query pages: each is one short per page."""
-    run, figures = run_overloading(proxy.url, tmp_path)
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert any(got == want - 1 for _, got, want in figures), run.stdout
-    assert proxy.dropped > 0
-
-
-def test_the_suite_on_the_engine_itself_passes(dynalite, tmp_path):
-    """The control: the same run, straight to the upstream, fails nothing."""
-    run, figures = run_overloading(dynalite.endpoint_url, tmp_path)
-    assert (run.returncode, figures) == (0, []), run.stdout + run.stderr
-
-
-def run_overloading(url: str, tmp: Path) -> tuple[subprocess.CompletedProcess, Figure]:
-    """Exercise 4's specs on the endpoint at ``url``, as the matrix runs one engine's column;
-    the run and the figures it failed."""
-    lib = [str(REPO / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    report = tmp / "r.xml"
-    run = run_suite(
-        "specs/test_overloading.py",
-        "-q",
-        "--engine",
-        "endpoint",
-        "--endpoint-url",
-        url,
-        f"--junit-xml={report}",
-        tmp=tmp,
-        env={"PYTHONPATH": os.pathsep.join(lib)},
-    )
-    return run, failed_figures(report)
-
-
-def failed_figures(report: Path) -> Figure:
-    """(figure, measured, expected) of every figure a failure in the JUnit XML names."""
-    messages = [f.get("message", "") for f in ET.parse(report).iter("failure")]
-    return [
-        (m["name"], int(m["got"]), int(m["want"]))
-        for message in messages
-        for m in FIGURE.finditer(message)
-    ]
