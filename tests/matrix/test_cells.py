@@ -17,8 +17,10 @@ def figure(measured: object, row: dict = WA) -> str:
     return f'<property name="ddbspec.figure" value={quoteattr(value)} />'
 
 
-def case(module: str, name: str, *, props: str = "", outcome: str = "") -> str:
-    engine = '<property name="ddbspec.engine" value="dynalite 4.0.0" />'
+def case(
+    module: str, name: str, *, props: str = "", outcome: str = "", engine: str = "dynalite 4.0.0"
+) -> str:
+    engine = f'<property name="ddbspec.engine" value="{engine}" />'
     return (
         f'<testcase classname="specs.{module}" name="{name}" time="0.1">'
         f"<properties>{props}{engine}</properties>{outcome}</testcase>"
@@ -104,3 +106,12 @@ def test_compare_says_which_cells_turned_and_which_figures_moved():
         "dynalite: version 4.0.0 -> 4.0.1",
     ]
     assert compare.changes(old, old) == []
+
+
+def test_a_known_divergence_says_its_cause_and_an_unknown_one_none(tmp_path):
+    lacks = '<skipped type="pytest.skip" message="dynalite lacks online_gsi (...)">x</skipped>'
+    path = report(tmp_path, case("test_sparse", "t", outcome=lacks))
+    assert "never builds it" in cells(path, "dynalite")[0]["5 sparse"].cause
+    assert "never builds it" in cells(path, "container:dynalite")[0]["5 sparse"].cause
+    moto = report(tmp_path, case("test_sparse", "t", outcome=lacks, engine="moto 5.2.5"))
+    assert cells(moto, "moto")[0]["5 sparse"].cause == ""

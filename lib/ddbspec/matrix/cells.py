@@ -19,8 +19,39 @@ from typing import Any
 from ddbspec.summary import exercise_of, holds
 
 VERDICTS = ("error", "wrong", "cannot run", "holds")  # worst first
-# Known divergences, understood: (engine, exercise, what the detail says) -> the cause.
-KNOWN: dict[tuple[str, str, str], str] = {}
+
+
+@dataclass(frozen=True)
+class Known:
+    """A divergence whose cause is understood: on these engines (words of a column's name or
+    its version), in an exercise (or any), a cell whose detail says ``says``."""
+
+    engines: tuple[str, ...]
+    says: str
+    cause: str
+    exercise: str = ""
+
+    def explains(self, engine: str, exercise: str, detail: str) -> bool:
+        named = set(engine.replace(":", " ").split()) & set(self.engines)
+        return bool(named) and self.exercise in ("", exercise) and self.says in detail
+
+
+DYNALITES = ("dynalite", "dynalite-npm")
+KNOWN = (
+    Known(
+        DYNALITES,
+        "lacks online_gsi",
+        "dynalite 4.0.0 accepts UpdateTable's new index and never builds it",
+    ),
+    Known(DYNALITES, "lacks transactions", "dynalite 4.0.0 has no TransactWriteItems"),
+    Known(DYNALITES, "lacks streams", "dynalite 4.0.0 has no DynamoDB Streams"),
+    Known(
+        ("dynalite-npm",),
+        "not in the index",
+        "its index entries are keyed on 24 bits of a hash of the table key, and colliding "
+        "entries overwrite each other (the suite's INDEX_KEYS fix)",
+    ),
+)
 
 
 @dataclass
@@ -80,16 +111,21 @@ def _case(testcase: ElementTree.Element) -> Case:
     return Case(exercise_of(path), spec, outcome, message.strip(), figures, engines)
 
 
-def cells(report: Path, engine: str) -> tuple[dict[str, Cell], str]:
+def cells(report: Path, column: str) -> tuple[dict[str, Cell], str]:
     """Each exercise's cell, and the engine's version as the specs recorded it."""
     by_exercise: dict[str, list[Case]] = {}
     for case in cases(report):
         by_exercise.setdefault(case.exercise, []).append(case)
-    versions = sorted({v for cs in by_exercise.values() for c in cs for v in c.engines})
-    return {ex: verdict(cs, engine) for ex, cs in by_exercise.items()}, ", ".join(versions)
+    version = ", ".join(sorted({v for cs in by_exercise.values() for c in cs for v in c.engines}))
+    found = {ex: verdict(cs) for ex, cs in by_exercise.items()}
+    for exercise, cell in found.items():
+        engine = f"{column} {version}"
+        why = (k.cause for k in KNOWN if k.explains(engine, exercise, cell.detail))
+        cell.cause = "" if cell.verdict == "holds" else next(why, "")
+    return found, version
 
 
-def verdict(cases: list[Case], engine: str) -> Cell:
+def verdict(cases: list[Case]) -> Cell:
     """The exercise's cell: its worst outcome decides, with what its first such spec says."""
     counts = {
         o: sum(c.outcome == o for c in cases) for o in ("passed", "failed", "error", "skipped")
@@ -102,14 +138,6 @@ def verdict(cases: list[Case], engine: str) -> Cell:
         cell.verdict, cell.detail, cell.spec = "wrong", _differs(failed), failed.spec
     elif skipped := next((c for c in cases if c.outcome == "skipped"), None):
         cell.verdict, cell.detail, cell.spec = "cannot run", _lacks(skipped.message), skipped.spec
-    cell.cause = next(
-        (
-            why
-            for (e, ex, part), why in KNOWN.items()
-            if e == engine and part in cell.detail and ex == cases[0].exercise
-        ),
-        "",
-    )
     return cell
 
 
