@@ -101,3 +101,10 @@ def test_compare_reports_a_cell_that_turned(made, tmp_path):
 
 def test_nothing_is_left_running(made):
     assert processes_mentioning(str(made["out"].parent)) == []
+
+
+def test_check_fails_on_an_error_or_a_wrong_cell(tmp_path):
+    dead = f"dead=http://127.0.0.1:{processes.free_port()}"
+    run = ddbspec("matrix", "--endpoint", dead, "-k", "sparse", "--check", tmp=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "(the run) on dead: error" in run.stdout

@@ -13,6 +13,7 @@ from ddbspec.matrix.cells import Matrix
 from ddbspec.matrix.columns import Column, check, default
 from ddbspec.matrix.runs import ROOT, Runs, jobs_here, matrix
 
+FAILING = ("wrong", "error")  # what --check fails on
 USAGE = "%(prog)s [ENGINE ...] [--endpoint NAME=URL] [--scale N] [-k EXPR] [--out DIR]"
 
 
@@ -42,6 +43,11 @@ def parser(prog: str) -> argparse.ArgumentParser:
         type=int,
         default=jobs_here(),
         help=f"engines run side by side (default {jobs_here()}: one per two cores)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a cell is wrong or an error (for CI; cannot run is a named gap)",
     )
     p.add_argument(
         "--compare",
@@ -78,7 +84,8 @@ def main(argv: list[str], prog: str = "ddbspec matrix") -> int:
     written = [args.out / "matrix.md", write.save_json(made, args.out / "matrix.json")]
     written.append(write.png(made, args.out / "matrix.png"))
     print("\nwritten: " + ", ".join(str(p) for p in written))
-    return 0
+    failing = [c for row in made.cells.values() for c in row.values() if c.verdict in FAILING]
+    return 1 if args.check and failing else 0
 
 
 def _columns(names: list[str], endpoints: list[str]) -> tuple[list[Column], list[str]]:
