@@ -20,6 +20,8 @@ from ddbspec.errors import EngineFailed, NoEngineCapable, UsageError
 from ddbspec.progress import say
 from ddbspec.workshop import tables
 
+REMEMBERED = "(as probed before, on this build)"  # a reason from a remembered probe
+
 
 def pool(settings: Settings) -> tuple[str, ...]:
     """Engines to try, in order: the default pool, or the one engine the user forced."""
@@ -38,7 +40,7 @@ def pick(settings: Settings, needs: list[str], label: str) -> Target:
     for name in pool(settings):
         known = registry.ENGINES[name].remembered(settings)  # not started for what it lacks
         if known is not None and (lacking := _lacking(needs, known)):
-            reasons.append(f"{name} lacks {lacking} (as probed before, on this build)")
+            reasons.append(f"{name} lacks {lacking} {REMEMBERED}")
             continue
         info = registry.acquire(settings, name)
         if info.error:
