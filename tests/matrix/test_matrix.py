@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +15,28 @@ import pytest
 from ddbspec.engines import processes
 
 from faulty import DroppingProxy
-from suite import REPO, processes_mentioning, suite_environment
+from suite import (
+    BUSY,
+    REPO,
+    interruptible,
+    processes_mentioning,
+    suite_environment,
+    wait_for,
+)
 
 SPECS = "sparse or overloading"  # a Query-read exercise, and one that needs an online GSI
 
 
+def lib_path() -> str:
+    """This checkout's package first: the matrix's runs import what the test imports."""
+    return os.pathsep.join([str(REPO / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 def ddbspec(*args: str, tmp: Path) -> subprocess.CompletedProcess:
-    lib = [str(REPO / "lib"), *filter(None, [os.environ.get("PYTHONPATH")])]
     return subprocess.run(
         [sys.executable, "-m", "ddbspec", *args],
         cwd=tmp,
-        env=suite_environment(tmp, {"PYTHONPATH": os.pathsep.join(lib)}),
+        env=suite_environment(tmp, {"PYTHONPATH": lib_path()}),
         capture_output=True,
         text=True,
         timeout=600,
@@ -108,3 +120,26 @@ def test_check_fails_on_an_error_or_a_wrong_cell(tmp_path):
     run = ddbspec("matrix", "--endpoint", dead, "-k", "sparse", "--check", tmp=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "(the run) on dead: error" in run.stdout
+
+
+def test_ctrl_c_stops_the_run_going_starts_no_other_and_leaves_nothing(tmp_path):
+    matrix = subprocess.Popen(
+        interruptible([sys.executable, "-m", "ddbspec", "matrix", "dynalite", "moto",
+                       "-k", "overloading", "--out", "out"]),
+        cwd=tmp_path,
+        env=suite_environment(tmp_path, {"PYTHONPATH": lib_path()}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # the first run's engine is up: its guard names the run's state folder, under tmp
+        assert wait_for(lambda: processes_mentioning(str(tmp_path)), BUSY)
+        os.kill(matrix.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the matrix alone
+        out, _ = matrix.communicate(timeout=BUSY * 2)
+    finally:
+        matrix.kill()
+    assert matrix.returncode == 130, out
+    assert "interrupted; every run stopped" in out and "[2] moto" not in out, out
+    assert processes_mentioning(str(tmp_path)) == []

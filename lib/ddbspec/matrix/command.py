@@ -12,6 +12,7 @@ from ddbspec.matrix import compare, write
 from ddbspec.matrix.cells import Matrix
 from ddbspec.matrix.columns import Column, check, default
 from ddbspec.matrix.runs import ROOT, Runs, jobs_here, matrix
+from ddbspec.sigterm import TermAsInterrupt
 
 FAILING = ("wrong", "error")  # what --check fails on
 USAGE = "%(prog)s [ENGINE ...] [--endpoint NAME=URL] [--scale N] [-k EXPR] [--out DIR]"
@@ -76,7 +77,15 @@ def main(argv: list[str], prog: str = "ddbspec matrix") -> int:
     for line in left_out:
         print(f"  not run: {line}")
     runs = Runs(args.out.resolve(), extra, lambda line: print(f"  {line}", flush=True))
-    made = matrix(runs.all(columns, args.jobs))
+    sigterm = TermAsInterrupt()  # a cancelled CI job stops the runs as Ctrl-C does
+    sigterm.install()
+    try:
+        made = matrix(runs.all(columns, args.jobs))
+    except KeyboardInterrupt:
+        print("ddbspec matrix: interrupted; every run stopped, its engines with it", flush=True)
+        return 130
+    finally:
+        sigterm.restore()
     made.about = _about(args, left_out, made)
     print()
     print(write.terminal(made))

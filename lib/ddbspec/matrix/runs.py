@@ -1,8 +1,10 @@
 """Running the specs on each column: a pytest of its own per engine, side by side as the
 cores allow, each writing a JUnit report and a log into the matrix's folder.
 
-Each run starts and stops its own engine, as ``pytest --engine NAME`` does; Ctrl-C (or
-SIGTERM) reaches every run, which cleans up as on Ctrl-C, and is waited for.
+Each run starts and stops its own engine, as ``pytest --engine NAME`` does. A run has a
+session of its own, so that a Ctrl-C at the terminal reaches the matrix alone, which then
+sends each run one SIGTERM (pytest cleans up on it as on Ctrl-C: a second signal would cut
+that cleanup short), starts no other, and waits for them.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Runs:
         self.folder, self.extra, self.say = folder, extra, say
         self.live: list[subprocess.Popen] = []
         self.lock = threading.Lock()
+        self.stopping = False
 
     def all(self, columns: list[Column], jobs: int) -> list[Run]:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -87,18 +90,22 @@ class Runs:
         ]
         self.say(f"[{number}] {column.name}: {' '.join(command[3:])}")
         began = time.monotonic()
-        with log.open("w") as out:
-            process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-            with self.lock:
-                self.live.append(process)
-            status = process.wait()
+        with log.open("w") as out, self.lock:
+            if self.stopping:
+                raise KeyboardInterrupt("the matrix is stopping: no run starts")
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            self.live.append(process)
+        status = process.wait()
         run = Run(column, status, time.monotonic() - began, report, log)
         self.say(f"[{number}] {column.name}: {run.last_line()} ({run.seconds:.0f} s)")
         return run
 
     def stop(self) -> None:
-        """Ctrl-C for every run still going (pytest cleans up on SIGTERM as on Ctrl-C); wait."""
+        """One SIGTERM to every run still going, none started after; wait for them."""
         with self.lock:
+            self.stopping = True
             live = [p for p in self.live if p.poll() is None]
         for process in live:
             process.send_signal(signal.SIGTERM)
