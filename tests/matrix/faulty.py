@@ -14,17 +14,15 @@ then fail, on a body that no longer matches it.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import socket
 import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from ddbspec import serving
 from ddbspec.engines.processes import HOST
 
 QUERY = "DynamoDB_20120810.Query"
@@ -60,12 +58,7 @@ class DroppingProxy:
         return f"http://{HOST}:{self._server.server_address[1]}"
 
     def __enter__(self) -> DroppingProxy:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"dropping-proxy-{self.url}",
-        )
-        self._thread.start()
+        self._thread = self._server.serve_in(f"dropping-proxy-{self.url}", daemon=False)
         return self
 
     def __exit__(
@@ -76,12 +69,8 @@ class DroppingProxy:
     ) -> None:
         """Stop serving, wake the handlers idle on kept-alive clients, then join them all:
         nothing of the proxy outlives the ``with``."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.close_connections()
-        self._server.server_close()  # joins the handler threads (block_on_close)
+        self._server.stop(self._thread)  # joins the handler threads too (block_on_close)
+        self._thread = None
 
     def forward(
         self, method: str, path: str, headers: Headers, body: bytes
@@ -117,29 +106,11 @@ class DroppingProxy:
         return [(k, crc if k.lower() == CRC32 else v) for k, v in headers], changed
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """One client connection, kept alive (HTTP/1.1) as boto3's pool expects."""
+class _Handler(serving.Handler):
+    """One client connection: headers and body go out in two writes (``serving`` turns
+    Nagle's algorithm off: with it a spec module ran 5 times slower through the proxy)."""
 
-    protocol_version = "HTTP/1.1"
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes: with Nagle's algorithm, the client's
-        # delayed ACK held each answer back 40 ms (a spec module ran 5 times slower).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        self.server.track(self.connection, False)
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ConnectionError, TimeoutError):  # the client went away
-            self.close_connection = True
 
     def do_POST(self) -> None:
         proxy = self.server.proxy
@@ -169,24 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(serving.Server):
     """Handler threads are joined at close (not daemons), so none is left behind."""
 
     daemon_threads = False
 
     def __init__(self, proxy: DroppingProxy) -> None:
         self.proxy = proxy
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
         super().__init__((HOST, 0), _Handler)
-
-    def track(self, connection: socket.socket, opened: bool) -> None:
-        with self._lock:
-            (self._open.add if opened else self._open.discard)(connection)
-
-    def close_connections(self) -> None:
-        """Wake every handler waiting for a kept-alive client's next request."""
-        with self._lock:
-            for connection in self._open:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)

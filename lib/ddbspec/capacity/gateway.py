@@ -31,11 +31,11 @@ import socket
 import threading
 import traceback
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from ddbspec import serving
 from ddbspec.capacity.accounting import OPERATIONS
 from ddbspec.capacity.metering import Metering, Reply, error
 from ddbspec.capacity.metrics import Metrics
@@ -153,30 +153,19 @@ class _Request:
         self.headers = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(serving.Handler):
     """One client connection: its requests, one after the other (HTTP/1.1 keep-alive)."""
 
-    protocol_version = "HTTP/1.1"
     server: _Server
 
     def setup(self) -> None:
         self.timeout = self.server.gateway.client_timeout  # type: ignore[misc]  # per client
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.upstream = Upstream(self.server.gateway.engine_url, self.server.gateway.engine_timeout)
-        self.server.track(self.connection, True)
+        super().setup()
 
     def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
+        super().finish()
         self.upstream.close()
-        self.server.track(self.connection, False)
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ConnectionError, TimeoutError):  # the client went away, or went quiet
-            self.close_connection = True
 
     def do_POST(self) -> None:
         self._exchange()
@@ -247,26 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(serving.Server):
     daemon_threads = True
-    gateway: Gateway
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         self.gateway = gateway
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def track(self, connection: socket.socket, opened: bool) -> None:
-        with self._lock:
-            (self._open.add if opened else self._open.discard)(connection)
-
-    def close_connections(self) -> None:
-        """Wake every handler waiting on a kept-alive client, so stopping is immediate."""
-        with self._lock:
-            for connection in self._open:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class Gateway:
@@ -306,22 +281,12 @@ class Gateway:
         return f"http://{host}:{port}"
 
     def start(self) -> Gateway:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"ddbspec-gateway-{self.url}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = self._server.serve_in(f"ddbspec-gateway-{self.url}", daemon=True)
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.close_connections()
-        self._server.server_close()
+        self._server.stop(self._thread)
+        self._thread = None
 
     def __enter__(self) -> Gateway:
         return self.start()
