@@ -89,15 +89,7 @@ def png(m: Matrix, path: Path) -> Path:
         for x, engine in enumerate(engines):
             cell = m.cell(ex, engine) or Cell("-")
             axes.add_patch(Rectangle((x, y), 0.96, 0.92, color=COLOURS.get(cell.verdict, "#fff")))
-            text = cell.verdict if cell.verdict == "holds" else cell.short()
-            axes.text(
-                x + 0.48,
-                y + 0.46,
-                textwrap.fill(text, 34)[:140],
-                ha="center",
-                va="center",
-                fontsize=6,
-            )
+            axes.text(x + 0.48, y + 0.46, _boxed(cell), ha="center", va="center", fontsize=6)
     axes.set_xlim(0, len(engines))
     axes.set_ylim(len(exercises), 0)
     axes.set_xticks([x + 0.48 for x in range(len(engines))], engines)
@@ -113,3 +105,10 @@ def png(m: Matrix, path: Path) -> Path:
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def _boxed(cell: Cell, width: int = 36, lines: int = 5) -> str:
+    """The verdict and what decides it (not the cause: the Markdown has that), in a box."""
+    text = cell.verdict + (f": {cell.detail}" if cell.detail else "")
+    wrapped = textwrap.wrap(text, width)
+    return "\n".join(wrapped[:lines]) + (" ..." if len(wrapped) > lines else "")
