@@ -79,8 +79,8 @@ class Runs:
                 raise
 
     def one(self, column: Column, number: int) -> Run:
-        report = self.folder / f"{column.name}.xml"
-        log = self.folder / f"{column.name}.log"
+        stem = column.name.replace(":", "-")  # container:moto -> container-moto.xml
+        report, log = self.folder / f"{stem}.xml", self.folder / f"{stem}.log"
         report.unlink(missing_ok=True)
         command = [
             *(sys.executable, "-m", "pytest", "specs", "-p", "no:cacheprovider", "-q"),
