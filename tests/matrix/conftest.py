@@ -1,4 +1,4 @@
-"""The matrix's tests: the run's dynalite, and the faulty engine in front of it."""
+"""The matrix's tests: the faulty engine in front of the run's dynalite."""
 
 from __future__ import annotations
 
@@ -8,19 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ddbspec.config import Settings
-from ddbspec.engines import registry
 from ddbspec.engines.info import EngineInfo
 
 from faulty import DroppingProxy
-
-
-@pytest.fixture(scope="module")
-def dynalite(ddbspec_settings: Settings) -> EngineInfo:
-    info = registry.acquire(ddbspec_settings, "dynalite")
-    if info.error or info.unavailable:
-        pytest.skip(f"dynalite: {info.error or info.unavailable}")
-    return info
 
 
 @pytest.fixture

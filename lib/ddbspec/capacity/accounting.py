@@ -206,7 +206,7 @@ def get_item(m: Metering, ex: Exchange) -> Reply:
     if data is None:
         return reply
     item = data.get("Item")
-    if item is not None and _projects(ex.body):  # the whole item is read, and paid for
+    if item is not None and projects(ex.body):  # the whole item is read, and paid for
         item = read_items(ex, state, [key], consistent)[0]
     units = read_units(item_size(item), consistent)
     m.settle(state, "read", taken, [Charge(None, units, hash_of(state, key))], ex.op)
@@ -249,7 +249,7 @@ def batch_get_item(m: Metering, ex: Exchange) -> Reply:
         consistent = bool(requests[table].get("ConsistentRead"))
         left = data.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
         done = [(k, c) for k, c in charges if k not in left]
-        if _projects(requests[table]):  # whole items are read, and paid for
+        if projects(requests[table]):  # whole items are read, and paid for
             items = read_items(ex, state, [k for k, _ in done], consistent) if done else []
         else:
             returned = data.get("Responses", {}).get(table, [])
@@ -284,7 +284,7 @@ def query(m: Metering, ex: Exchange) -> Reply:
     if data is None:
         return reply
     evaluated = data.get("Items", [])
-    if _filters(ex.body):
+    if filters(ex.body):
         evaluated = (ex.call(ex.op, unfiltered(ex.body)).json() or {}).get("Items", [])
     units = query_units((item_size(i) for i in evaluated), consistent)
     m.settle(state, "read", taken, [Charge(meter, units)], ex.op)
@@ -447,17 +447,17 @@ def unfiltered(request: Mapping[str, Any]) -> dict[str, Any]:
     return shadow
 
 
-def _filters(request: Mapping[str, Any]) -> bool:
+def filters(request: Mapping[str, Any]) -> bool:
     """Whether the items returned are not all the items evaluated, or not whole."""
     select = request.get("Select")
     return (
-        _projects(request)
+        projects(request)
         or any(k in request for k in ("FilterExpression", "QueryFilter", "ScanFilter"))
         or select in ("COUNT", "SPECIFIC_ATTRIBUTES")
     )
 
 
-def _projects(request: Mapping[str, Any]) -> bool:
+def projects(request: Mapping[str, Any]) -> bool:
     return "ProjectionExpression" in request or "AttributesToGet" in request
 
 

@@ -1,10 +1,13 @@
-"""A deliberately faulty engine: a proxy that drops the last item of every Query page.
+"""Deliberately faulty engines: proxies in front of a sound engine that change one answer.
 
-The matrix's tests need an engine that answers wrongly in a way a real bug could: in front of
-a sound engine, this proxy forwards every request and answer unchanged, except that a
-successful Query page loses its last item and its ``Count`` drops by one (``ScannedCount``
-stays as the engine said). Scan, GetItem and everything else pass as they came, so only the
-figures that come from Query results go wrong.
+Tests need engines that answer wrongly in a way a real bug could. Each proxy forwards every
+request and answer unchanged, except the successful answers to one operation:
+
+- ``DroppingProxy`` (the matrix's tests): a Query page loses its last item and its ``Count``
+  drops by one (``ScannedCount`` stays as the engine said), so only the figures that come
+  from Query results go wrong;
+- ``MisreportingProxy`` (the cost ledger's tests): a Scan reports half a read unit, whatever
+  it read, as ministack does, so only the engine's own ConsumedCapacity goes wrong.
 
 Requests keep every header as the client sent it, ``Host`` and the signature included: local
 engines do not check signatures. An answer that is changed gets a new ``Content-Length`` and,
@@ -25,7 +28,7 @@ from urllib.parse import urlsplit
 from ddbspec import serving
 from ddbspec.engines.processes import HOST
 
-QUERY = "DynamoDB_20120810.Query"
+TARGET = "DynamoDB_20120810."
 # Headers that belong to one connection, not to the message; Content-Length is recomputed.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 LENGTH = "content-length"
@@ -34,12 +37,16 @@ CRC32 = "x-amz-crc32"
 Headers = list[tuple[str, str]]
 
 
-class DroppingProxy:
-    """In front of the DynamoDB endpoint ``upstream_url``: drops one item per Query page.
+class FaultyProxy:
+    """In front of the DynamoDB endpoint ``upstream_url``: ``change`` each successful answer
+    to ``operation``.
 
-    Use as a context manager; ``url`` is where clients connect, ``dropped`` how many items
-    it has dropped so far.
+    Use as a context manager; ``url`` is where clients connect, ``changed`` how many answers
+    it has changed so far.
     """
+
+    operation = ""
+    name = "faulty-proxy"
 
     def __init__(self, upstream_url: str, *, timeout: float = 60.0) -> None:
         parts = urlsplit(upstream_url)
@@ -48,7 +55,7 @@ class DroppingProxy:
         self.upstream_url = upstream_url
         self.upstream = (parts.hostname, parts.port or 80)
         self.timeout = timeout
-        self.dropped = 0
+        self.changed = 0
         self._lock = threading.Lock()
         self._server = _Server(self)
         self._thread: threading.Thread | None = None
@@ -57,8 +64,8 @@ class DroppingProxy:
     def url(self) -> str:
         return f"http://{HOST}:{self._server.server_address[1]}"
 
-    def __enter__(self) -> DroppingProxy:
-        self._thread = self._server.serve_in(f"dropping-proxy-{self.url}", daemon=False)
+    def __enter__(self) -> FaultyProxy:
+        self._thread = self._server.serve_in(f"{self.name}-{self.url}", daemon=False)
         return self
 
     def __exit__(
@@ -91,19 +98,52 @@ class DroppingProxy:
     def answer(
         self, target: str, status: int, headers: Headers, body: bytes
     ) -> tuple[Headers, bytes]:
-        """The answer as the client gets it: a Query page one item short, the rest as is."""
-        if target != QUERY or status != 200:
+        """The answer as the client gets it: changed if it is one of ``operation``'s."""
+        if target != TARGET + self.operation or status != 200:
             return headers, body
         page = json.loads(body)
-        if not page.get("Items"):
+        if not self.change(page):
             return headers, body
-        page["Items"].pop()
-        page["Count"] -= 1
         with self._lock:
-            self.dropped += 1
+            self.changed += 1
         changed = json.dumps(page).encode()
         crc = str(zlib.crc32(changed))
         return [(k, crc if k.lower() == CRC32 else v) for k, v in headers], changed
+
+    def change(self, page: dict[str, Any]) -> bool:
+        """Change ``page`` in place; False if it is left as it was."""
+        raise NotImplementedError
+
+
+class DroppingProxy(FaultyProxy):
+    """A Query page one item short."""
+
+    operation = "Query"
+    name = "dropping-proxy"
+
+    def change(self, page: dict[str, Any]) -> bool:
+        if not page.get("Items"):
+            return False
+        page["Items"].pop()
+        page["Count"] -= 1
+        return True
+
+
+class MisreportingProxy(FaultyProxy):
+    """A Scan that reports half a read unit in its ConsumedCapacity, whatever it read."""
+
+    operation = "Scan"
+    name = "misreporting-proxy"
+
+    def change(self, page: dict[str, Any]) -> bool:
+        consumed = page.get("ConsumedCapacity")
+        if not consumed:
+            return False
+        consumed["CapacityUnits"] = 0.5
+        for part in ("Table", *consumed.get("GlobalSecondaryIndexes", {}).values()):
+            if isinstance(part, dict):
+                part["CapacityUnits"] = 0.5
+        return True
 
 
 class _Handler(serving.Handler):
@@ -145,6 +185,6 @@ class _Server(serving.Server):
 
     daemon_threads = False
 
-    def __init__(self, proxy: DroppingProxy) -> None:
+    def __init__(self, proxy: FaultyProxy) -> None:
         self.proxy = proxy
         super().__init__((HOST, 0), _Handler)
