@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ddbspec.capacity import costs
 from ddbspec.config import Settings
 from ddbspec.targets import Target
 from ddbspec.workshop import datasets, figures, loaders, tables, tlog_scan
@@ -20,6 +21,13 @@ from ddbspec.workshop.datasets import FileOrder
 def scale(ddbspec_settings: Settings) -> int:
     """Copies of each medium log row in the log tables (--scale)."""
     return ddbspec_settings.scale
+
+
+@pytest.fixture(scope="module")
+def ledger() -> costs.Ledger:
+    """The spec module's ways of doing one thing, each with what it cost by DynamoDB's rules:
+    a client from ``ledger.metered(target.client(), "way")`` counts its requests."""
+    return costs.Ledger()
 
 
 @pytest.fixture(scope="session")

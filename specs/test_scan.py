@@ -6,6 +6,8 @@ whose response code is not 200 over the 1M-row tlog_scan, once with one worker p
 through the table (Limit and ExclusiveStartKey) and once with 8 workers, each scanning its
 own Segment of TotalSegments. Both must find the same total, the one the CSV rows give
 (6054250 at full scale), because the segments are disjoint and together cover the table.
+Both pay for every item they read, filtered out or not, so they cost the same but for the
+rounding of each page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import itertools
 
 import pytest
 
+from ddbspec.capacity.model import read_units
 from ddbspec.workshop import scans
 from ddbspec.workshop.figures import log_printed
 
@@ -25,15 +28,20 @@ def page_size(tlog_natural) -> int:
     return min(scans.WORKSHOP_PAGE_SIZE, max(1, tlog_natural.model.items // 8))
 
 
-@pytest.fixture(scope="module")
-def sequential(target, tlog_natural, page_size):
-    return scans.sequential_scan(target.client(), tlog_natural.name, page_size)
+SEQUENTIAL, PARALLEL = "sequential scan", "parallel scan"
 
 
 @pytest.fixture(scope="module")
-def parallel(target, tlog_natural, page_size):
+def sequential(target, tlog_natural, page_size, ledger):
+    metered = ledger.metered(target.client(), SEQUENTIAL)
+    return scans.sequential_scan(metered, tlog_natural.name, page_size)
+
+
+@pytest.fixture(scope="module")
+def parallel(target, tlog_natural, page_size, ledger):
+    metered = ledger.metered(target.client(), PARALLEL)
     return scans.parallel_scan(
-        target.client(), tlog_natural.name, scans.WORKSHOP_SEGMENTS, page_size, with_ids=True
+        metered, tlog_natural.name, scans.WORKSHOP_SEGMENTS, page_size, with_ids=True
     )
 
 
@@ -82,3 +90,18 @@ def test_segments_are_disjoint_and_cover_the_table(parallel, tlog_natural, figur
     figures.check("items read by all segments together", parallel.scanned, tlog_natural.model.items)
     assert len(found) == tlog_natural.model.items_not_200
     assert all(s.scanned > 0 for s in segments), "a segment read nothing: the split is uneven"
+
+
+def test_both_scans_cost_the_same_but_for_each_pages_rounding(
+    sequential, parallel, ledger, figures, costs
+):
+    """DynamoDB rounds each page's bytes up to 4 KB: the parallel scan's extra (and smaller)
+    pages may cost half a unit more each, never a unit less than the bytes rounded once."""
+    one, many = ledger.spent[SEQUENTIAL], ledger.spent[PARALLEL]
+    figures.check("bytes read by the parallel scan", many.bytes, one.bytes)
+    figures.check("items read by the parallel scan", many.items, one.items)
+    for spend, scan in ((one, sequential), (many, parallel)):
+        least = read_units(spend.bytes, consistent=False)
+        assert least <= spend.rcu <= least + 0.5 * scan.pages, (spend.rcu, least, scan.pages)
+    costs.record(PARALLEL, many, versus=SEQUENTIAL)
+    costs.record(SEQUENTIAL, one)

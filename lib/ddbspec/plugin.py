@@ -319,6 +319,11 @@ def figures(request: pytest.FixtureRequest) -> summary.Figures:
     return summary.Figures(request.node)
 
 
+@pytest.fixture
+def costs(request: pytest.FixtureRequest) -> summary.Costs:
+    return summary.Costs(request.node)
+
+
 @pytest.fixture(autouse=True)
 def _ddbspec_engine_served(request: pytest.FixtureRequest) -> Any:
     """Record which engine served each spec, for the summary."""

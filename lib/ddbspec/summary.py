@@ -14,6 +14,7 @@ import pytest
 from ddbspec import targets
 from ddbspec.aws import account, cost
 from ddbspec.aws.sweep import Swept
+from ddbspec.capacity.costs import Spend
 from ddbspec.config import Settings
 from ddbspec.engines import clients, registry
 
@@ -157,6 +158,56 @@ class Figures:
             raise AssertionError(failure(row, reason))
 
 
+class Costs:
+    """What each way of doing one thing cost, by DynamoDB's rules (``capacity.costs``), for
+    the summary and the report, beside the figures."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+
+    def record(self, approach: str, spend: Spend, versus: str | None = None) -> dict[str, Any]:
+        """``spend`` under ``approach``; ``versus`` names the way it is compared with."""
+        row = {**spend.as_row(approach), "versus": versus}
+        self.item.user_properties.append(("ddbspec.cost", json.dumps(row)))
+        return row
+
+
+def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Each way's units, the ratio to the way it is compared with, and whether the engine's
+    own ConsumedCapacity agreed."""
+    lines = []
+    for row in rows.values():
+        line = f"    cost: {row['approach']}: {spent(row)}"
+        other = rows.get(row.get("versus") or "")
+        if other:
+            line += f"; {ratio(row, other)} of {other['approach']}'s"
+        lines.append(line)
+    differs = [f"{r['approach']}: {r['differs']}" for r in rows.values() if r.get("differs")]
+    lines.append(
+        f"    metering: the engine's own ConsumedCapacity differs: {differs[0]}"
+        if differs
+        else "    metering: the engine's own ConsumedCapacity matched DynamoDB's rules"
+    )
+    return lines
+
+
+def spent(row: dict[str, Any]) -> str:
+    """'84 items read, 4.5 RCU' (or written, WCU; both when a way did both)."""
+    parts = [f"{row['items']} items " + ("read" if row["rcu"] and not row["wcu"] else "written")]
+    parts += [f"{row[k]:g} {k.upper()}" for k in ("rcu", "wcu") if row[k]]
+    return ", ".join(parts)
+
+
+def ratio(row: dict[str, Any], other: dict[str, Any]) -> str:
+    """'1/14' (a fraction of the other's units), '2.00x', or 'the same as'."""
+    mine, theirs = row["rcu"] + row["wcu"], other["rcu"] + other["wcu"]
+    if mine == theirs:
+        return "the same as"
+    if mine and mine < theirs:
+        return f"1/{theirs / mine:.3g}"
+    return f"{mine / theirs:.2f}x" if theirs else "more than"
+
+
 def holds(row: dict[str, Any]) -> bool:
     """Whether a figure is what its row expects: the model's value (within its tolerance),
     or at least its target."""
@@ -199,7 +250,9 @@ class Summary:
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
-        self.results: dict[str, dict] = defaultdict(lambda: {"engines": set(), "figures": {}})
+        self.results: dict[str, dict] = defaultdict(
+            lambda: {"engines": set(), "figures": {}, "costs": {}}
+        )
         self.retries: Counter[str] = Counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -215,6 +268,9 @@ class Summary:
             elif key == "ddbspec.figure":
                 row = json.loads(str(value))
                 result["figures"][row["name"]] = row
+            elif key == "ddbspec.cost":
+                row = json.loads(str(value))
+                result["costs"][row["approach"]] = row
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results:
@@ -231,6 +287,8 @@ class Summary:
                     f"    {row['name']:<50} measured {row['measured']!s:>8} "
                     f"{compared(row)}{printed}"
                 )
+            for line in cost_lines(result["costs"]) if result["costs"] else ():
+                tr.write_line(line)
         tr.write_line(retried(self.retries, self.engine))
 
 

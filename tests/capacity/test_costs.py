@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ddbspec import summary
 from ddbspec.capacity import costs
 from ddbspec.capacity.model import Schema, item_size, query_units, read_units, write_cost
 from ddbspec.engines.info import EngineInfo
@@ -202,3 +203,17 @@ def test_an_engine_that_meters_a_scan_as_dynamodb_does_is_not_named(dynalite, ta
     spend = spend_of(dynalite, "scan", lambda c: c.scan(TableName=table))
     assert spend.meters_like_dynamodb(), spend.differs  # dynalite gets scans right
     assert spend.engine_read == spend.rcu
+
+
+def test_the_summary_gives_each_ways_units_the_ratio_and_the_first_difference():
+    cheap = costs.Spend(requests=1, items=84, bytes=9000, read={"gsi": 1.5})
+    dear = costs.Spend(requests=40, items=4000, bytes=480000, read={costs.TABLE: 60.0})
+    dear.differs = "Scan of 20 KB: engine 0.5 RCU, DynamoDB's rules 2.5 RCU"
+    rows = {r["approach"]: r for r in (cheap.as_row("index"), dear.as_row("scan"))}
+    rows["index"]["versus"] = "scan"
+    assert summary.cost_lines(rows) == [
+        "    cost: index: 84 items read, 1.5 RCU; 1/40 of scan's",
+        "    cost: scan: 4000 items read, 60 RCU",
+        "    metering: the engine's own ConsumedCapacity differs: scan: Scan of 20 KB: "
+        "engine 0.5 RCU, DynamoDB's rules 2.5 RCU",
+    ]

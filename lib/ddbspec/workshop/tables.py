@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddbspec import waiting
+from ddbspec.capacity.model import IndexSchema, Schema
 from ddbspec.errors import EngineError, code_of
 
 Key = tuple[str, str]  # (attribute name, "S" | "N" | "B")
@@ -43,6 +44,23 @@ class TableDef:
     indexes: tuple[Index, ...] = ()
     read: int = 100
     write: int = 100
+
+
+def schema(definition: TableDef, *added: Index) -> Schema:
+    """The table as the capacity model sees it: its key, and its indexes (``added`` are those
+    a spec adds to the live table)."""
+    indexes = tuple(
+        IndexSchema(
+            i.name,
+            i.hash_key[0],
+            i.range_key[0] if i.range_key else None,
+            i.projection,
+            frozenset(i.non_key),
+        )
+        for i in (*definition.indexes, *added)
+    )
+    range_key = definition.range_key[0] if definition.range_key else None
+    return Schema(definition.hash_key[0], range_key, indexes)
 
 
 GSI_OVERLOAD = Index("gsi_overload", ("colA", "S"), ("name", "S"))
