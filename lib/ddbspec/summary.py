@@ -180,7 +180,7 @@ def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
         line = f"    cost: {row['approach']}: {spent(row)}"
         other = rows.get(row.get("versus") or "")
         if other:
-            line += f"; {ratio(row, other)} of {other['approach']}'s"
+            line += f"; {ratio(row, other)} {other['approach']}'s"
         lines.append(line)
     differs = [f"{r['approach']}: {r['differs']}" for r in rows.values() if r.get("differs")]
     lines.append(
@@ -199,12 +199,12 @@ def spent(row: dict[str, Any]) -> str:
 
 
 def ratio(row: dict[str, Any], other: dict[str, Any]) -> str:
-    """'1/14' (a fraction of the other's units), '2.00x', or 'the same as'."""
+    """'1/14 of' (a fraction of the other's units), '2.00x', or 'the same as'."""
     mine, theirs = row["rcu"] + row["wcu"], other["rcu"] + other["wcu"]
     if mine == theirs:
         return "the same as"
     if mine and mine < theirs:
-        return f"1/{theirs / mine:.3g}"
+        return f"1/{theirs / mine:.3g} of"
     return f"{mine / theirs:.2f}x" if theirs else "more than"
 
 
