@@ -5,7 +5,8 @@ the location item, whose key changes: a delete and a put). A ``lock`` attribute 
 taken with a conditional update, keeps a second writer out while the first works. The
 workshop's lock had no expiry, so a writer that died holding it locked the employee forever:
 here the lock is a lease. TransactWriteItems, which DynamoDB gained after the workshop, does
-the same move in one atomic request.
+the same move in one atomic request, at twice the units of each write, where the lock pays
+for two writes more (taking it and releasing it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import time
 
 import pytest
 
-from ddbspec.workshop import locks, queries
+from ddbspec.capacity.model import WRITE_UNIT_BYTES, item_size
+from ddbspec.workshop import datasets, locks, queries, tables
 
 EMPLOYEE = 251  # the workshop's Wendi Bricknell
 MOVES = {"first": ("OR", "Portland", "Operation"), "second": ("IL", "Chicago", "Operation")}
@@ -170,3 +172,30 @@ def test_transaction_respects_a_held_lock(transactional, model):
     result = locks.move_employee_transaction(ddb, table, other, "IL", "Chicago", "Support")
     assert result.outcome == "locked"
     assert items_of(ddb, table, other)["master"]["city"] == "Seattle"
+
+
+def test_the_transaction_costs_twice_each_write_the_lock_two_writes_more(
+    target, employees_table, transactional, model, ledger, figures, costs
+):
+    """Both ways move the same employee from the CSV's state. Each of its items is under
+    1 KB and in gsi_overload, so each write costs a unit on the table and one on the index
+    (DynamoDB's rules), twice that inside a transaction. The lock writes four times (take,
+    delete, put, release), the transaction three times (master, delete, put) at double."""
+    row = model.employee(model.employee_ids()[3])
+    move = ("NV", "Las Vegas", "Support")
+    assert row.state != move[0]
+    items = [queries.serialize(i) for i in datasets.employee_items(row)]
+    schema = tables.schema(tables.EMPLOYEES)
+    assert all(item_size(i) < WRITE_UNIT_BYTES and schema.indexes[0].holds(i) for i in items)
+    per_write = 1 + len(schema.indexes)
+    lock_client = ledger.metered(target.client(), "lock")
+    moved = locks.move_employee(lock_client, employees_table, row.employeeid, *move, owner="me")
+    tx_target, tx_table = transactional
+    tx_client = ledger.metered(tx_target.client(), "transaction")
+    done = locks.move_employee_transaction(tx_client, tx_table, row.employeeid, *move)
+    assert moved.outcome == done.outcome == "updated"
+    lock, transaction = ledger.spent["lock"], ledger.spent["transaction"]
+    figures.check("write units, lock (4 writes)", lock.wcu, 4 * per_write)
+    figures.check("write units, transaction (3 writes)", transaction.wcu, 2 * 3 * per_write)
+    costs.record("transaction", transaction, versus="lock")
+    costs.record("lock", lock)

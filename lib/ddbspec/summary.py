@@ -192,10 +192,17 @@ def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def spent(row: dict[str, Any]) -> str:
-    """'84 items read, 4.5 RCU' (or written, WCU; both when a way did both)."""
-    parts = [f"{row['items']} items " + ("read" if row["rcu"] and not row["wcu"] else "written")]
-    parts += [f"{row[k]:g} {k.upper()}" for k in ("rcu", "wcu") if row[k]]
-    return ", ".join(parts)
+    """'84 items read, 2.5 RCU', '4 items written, 8 WCU', or both."""
+    parts = []
+    if row["rcu"]:
+        parts.append(f"{_items(row['items'])} read, {row['rcu']:g} RCU")
+    if row["wcu"]:
+        parts.append(f"{_items(row['written'])} written, {row['wcu']:g} WCU")
+    return "; ".join(parts) or "nothing"
+
+
+def _items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
 
 
 def ratio(row: dict[str, Any], other: dict[str, Any]) -> str:

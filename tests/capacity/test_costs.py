@@ -185,7 +185,7 @@ def test_loading_costs_what_the_metered_batches_cost(dynalite):
         pass
     load = costs.load_spend(SCHEMA, ITEMS)
     assert ledger.spent["load"].write == load.write
-    assert (load.items, load.requests) == (100, 4)
+    assert (load.written, load.requests) == (100, 4)
 
 
 def test_an_engine_that_misreports_is_named_with_the_first_request_that_differs(dynalite, table):
@@ -207,9 +207,11 @@ def test_an_engine_that_meters_a_scan_as_dynamodb_does_is_not_named(dynalite, ta
 
 def test_the_summary_gives_each_ways_units_the_ratio_and_the_first_difference():
     cheap = costs.Spend(requests=1, items=84, bytes=9000, read={"gsi": 1.5})
+    both = costs.Spend(requests=3, items=1, bytes=500, written=2, read={"t": 0.5}, write={"t": 4})
     dear = costs.Spend(requests=40, items=4000, bytes=480000, read={costs.TABLE: 60.0})
     dear.differs = "Scan of 20 KB: engine 0.5 RCU, DynamoDB's rules 2.5 RCU"
     rows = {r["approach"]: r for r in (cheap.as_row("index"), dear.as_row("scan"))}
+    assert summary.spent(both.as_row("lock")) == "1 item read, 0.5 RCU; 2 items written, 4 WCU"
     rows["index"]["versus"] = "scan"
     assert summary.cost_lines(rows) == [
         "    cost: index: 84 items read, 1.5 RCU; 1/40 of scan's",

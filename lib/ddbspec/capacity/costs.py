@@ -61,8 +61,10 @@ class Spend:
     index name), what the engine reported, and the first request where the two differ."""
 
     requests: int = 0
-    items: int = 0  # items evaluated by reads, items written by writes
+    items: int = 0  # items evaluated by reads
     bytes: int = 0
+    written: int = 0  # items written (a refused condition writes nothing)
+    written_bytes: int = 0
     read: dict[str, float] = field(default_factory=dict)
     write: dict[str, float] = field(default_factory=dict)
     engine_read: float = 0.0
@@ -87,6 +89,8 @@ class Spend:
             "requests": self.requests,
             "items": self.items,
             "bytes": self.bytes,
+            "written": self.written,
+            "written_bytes": self.written_bytes,
             "rcu": self.rcu,
             "wcu": self.wcu,
             "read": self.read,
@@ -122,10 +126,10 @@ def load_spend(schema: Schema, items: Iterable[Item]) -> Spend:
     nothing (the loaders check that every item arrived, so these are the items written)."""
     spend = Spend()
     for item in items:
-        spend.items += 1
-        spend.bytes += item_size(item)
+        spend.written += 1
+        spend.written_bytes += item_size(item)
         _add_write(spend.write, schema, write_cost(schema, None, item))
-    spend.requests = -(-spend.items // 25)
+    spend.requests = -(-spend.written // 25)
     return spend
 
 
@@ -311,8 +315,12 @@ class _Meter:
     ) -> None:
         s = self.spend
         s.requests += 1
-        s.items += size[0]
-        s.bytes += size[1]
+        if kind == "read":
+            s.items += size[0]
+            s.bytes += size[1]
+        elif ok:
+            s.written += size[0]
+            s.written_bytes += size[1]
         into = s.read if kind == "read" else s.write
         for where, n in units.items():
             into[where] = into.get(where, 0.0) + n
