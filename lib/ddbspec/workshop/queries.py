@@ -161,6 +161,18 @@ def employees_by_location(
     )
 
 
+def employees_by_state_scan(client: Any, table: str, state: str) -> list[dict[str, Any]]:
+    """The same question without the index: every item of the table read, then filtered."""
+    return _items(
+        client,
+        "scan",
+        TableName=table,
+        FilterExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":s": {"S": state}},
+    )
+
+
 # --- Exercise 3: GSI write sharding ------------------------------------------------------------
 
 
