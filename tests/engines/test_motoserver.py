@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+import socket
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
 import boto3
+import botocore.config
 import pytest
 from moto import backends, mock_aws
 from moto.core import serialize
@@ -18,7 +20,7 @@ from moto.dynamodb.models.table import Table
 
 from ddbspec.engines import motoserver
 
-from suite import fake_aws_credentials, moto_put_back_afterwards, moto_sped_up
+from suite import engine_server, fake_aws_credentials, moto_put_back_afterwards, moto_sped_up
 
 ITEM: dict[str, Any] = {
     "pk": {"N": "-12.50"},
@@ -216,3 +218,32 @@ def test_all_items_follows_every_change_to_the_table(monkeypatch):
         ddb.update_item(TableName="order", Key={"h": {"N": "3"}, "r": {"S": "a"}}, **set_x)
         assert keys() == [("3", "a"), ("4", "b"), ("5", "a")]
         assert motoserver.all_items(table)[0].attrs["x"].value == "1"
+
+
+def test_a_lambda_invocation_never_reaches_docker(monkeypatch, tmp_path):
+    # moto runs a function in a container: with a daemon at DOCKER_HOST it would pull images
+    # from registries that do not answer, for minutes, while the server's one lock holds
+    # every other request (a write to a table with a stream mapping invokes it too)
+    daemon = socket.socket(socket.AF_UNIX)
+    daemon.bind(str(tmp_path / "docker.sock"))
+    daemon.listen()
+    daemon.settimeout(0)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'docker.sock'}")
+    fake_aws_credentials(monkeypatch, "us-east-1")
+    with engine_server(tmp_path, "moto") as url:
+        trust = '{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}'
+        iam = boto3.client("iam", endpoint_url=url)
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        quick = botocore.config.Config(read_timeout=20, retries={"total_max_attempts": 1})
+        client = boto3.client("lambda", endpoint_url=url, config=quick)
+        client.create_function(
+            FunctionName="f",
+            Runtime="python3.12",
+            Role=role,
+            Handler="f.handler",
+            Code={"ZipFile": b"PK\x05\x06" + bytes(18)},  # an empty zip
+        )
+        answer = client.invoke(FunctionName="f")
+    assert answer.get("FunctionError"), answer
+    with pytest.raises(BlockingIOError):
+        daemon.accept()  # nobody called the daemon

@@ -28,6 +28,7 @@ out (``QuietRequestHandler``).
 from __future__ import annotations
 
 import operator
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -49,6 +50,7 @@ WIRE_SERVICES = ("dynamodb", "dynamodbstreams")  # their AttributeValues are dic
 SORTED = "_ddbspec_sorted"  # a table's last all_items: (its objects, in order)
 SCALARS = {"S": str, "N": str, "BOOL": bool, "NULL": bool}  # tag: what moto copies as is
 PLAIN_TAGS = frozenset({"S", "B", "BOOL"})  # values that moto's cast_value returns as they are
+NO_DOCKER = "unix:///nonexistent/ddbspec-moto-runs-no-lambda-container.sock"
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -197,6 +199,10 @@ def speed_up() -> None:
 
 
 def main(host: str, port: int) -> None:
+    # moto runs a Lambda function in a container, pulling its image first: with a daemon at
+    # DOCKER_HOST (CI's), from registries that do not answer here, for minutes, under the
+    # one lock. An address where no daemon is makes each invocation fail at once instead.
+    os.environ["DOCKER_HOST"] = NO_DOCKER
     speed_up()
     run_simple(
         host,
