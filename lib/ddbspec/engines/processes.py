@@ -64,6 +64,21 @@ def spawn(
     return proc.pid
 
 
+def guards_of(owners: set[int]) -> list[int]:
+    """The guards still running whose owner is one of ``owners``: a run stopped while it was
+    starting an engine may not have learnt its guard's pid, which then ends on its own once
+    it sees the owner gone (within its poll)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not a process
+        if argv[1:3] == [b"-m", b"ddbspec.engines.guard"] and int(argv[3]) in owners:
+            found.append(int(entry.name))
+    return found
+
+
 class StoreBusy(EngineError):
     """The engine's on-disk store is held by another run."""
 

@@ -9,6 +9,7 @@ that cleanup short), starts no other, and waits for them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -21,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ddbspec import waiting
+from ddbspec.engines import processes
 from ddbspec.matrix.cells import Matrix, cells, failed_run
 from ddbspec.matrix.columns import Column
 
@@ -103,7 +106,8 @@ class Runs:
         return run
 
     def stop(self) -> None:
-        """One SIGTERM to every run still going, none started after; wait for them."""
+        """One SIGTERM to every run still going, none started after; wait for them and for
+        their engines' guards."""
         with self.lock:
             self.stopping = True
             live = [p for p in self.live if p.poll() is None]
@@ -115,6 +119,9 @@ class Runs:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        owners = {process.pid for process in live}
+        with contextlib.suppress(waiting.TimedOut):
+            waiting.until("the runs' engines", lambda: not processes.guards_of(owners), 10)
 
 
 def matrix(runs: list[Run]) -> Matrix:
