@@ -220,11 +220,12 @@ def test_all_items_follows_every_change_to_the_table(monkeypatch):
         assert motoserver.all_items(table)[0].attrs["x"].value == "1"
 
 
-def test_a_lambda_invocation_never_reaches_docker(monkeypatch, tmp_path):
+def test_a_lambda_invocation_never_reaches_docker(monkeypatch, tmp_path, request):
     # moto runs a function in a container: with a daemon at DOCKER_HOST it would pull images
     # from registries that do not answer, for minutes, while the server's one lock holds
     # every other request (a write to a table with a stream mapping invokes it too)
     daemon = socket.socket(socket.AF_UNIX)
+    request.addfinalizer(daemon.close)
     daemon.bind(str(tmp_path / "docker.sock"))
     daemon.listen()
     daemon.settimeout(0)

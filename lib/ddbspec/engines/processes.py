@@ -29,6 +29,9 @@ def port_taken(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
+GUARD = "ddbspec.engines.guard"  # the module every engine runs under (``spawn``)
+
+
 def spawn(
     command: list[str],
     owner_pid: int,
@@ -46,7 +49,7 @@ def spawn(
     guard = [
         sys.executable,
         "-m",
-        "ddbspec.engines.guard",
+        GUARD,
         str(owner_pid),
         str(log),
         *held,
@@ -74,7 +77,7 @@ def guards_of(owners: set[int]) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # gone, or not a process
-        if argv[1:3] == [b"-m", b"ddbspec.engines.guard"] and int(argv[3]) in owners:
+        if argv[1:3] == [b"-m", GUARD.encode()] and int(argv[3]) in owners:
             found.append(int(entry.name))
     return found
 
