@@ -17,10 +17,13 @@ Two scenarios, both against the figures the CSV rows give:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
 
+from ddbspec.capacity import costs as costs_of
+from ddbspec.capacity.model import query_units
 from ddbspec.workshop import queries, scans, tlog_scan
 from ddbspec.workshop.datasets import FULL_SCALE, FileOrder
 from ddbspec.workshop.figures import (
@@ -32,6 +35,7 @@ from ddbspec.workshop.figures import (
     Spread,
     log_printed,
 )
+from ddbspec.workshop.tables import GSI_RESPONSECODE, TLOG_SCAN
 
 PREFIXES = {NOT_FOUND: "404", NOT_FOUND_ON: "404 on 2017-07-21"}
 
@@ -162,3 +166,50 @@ def test_shards_spread_the_writes_that_one_response_code_key_would_concentrate(
     assert per_shard == dict(model.by_shard())
     assert per_code == dict(model.by_code)
     assert sharded.largest_share < unsharded.largest_share
+
+
+SHARDED, ONE_KEY = "404s from ten shards", "404s under one key"
+INDEXED, TABLE_ONLY = "load with gsi_responsecode", "load without the index"
+
+
+@pytest.fixture(scope="module")
+def sharded_404s(target, tlog_natural, ledger) -> queries.ShardCounts:
+    metered = ledger.metered(target.client(), SHARDED)
+    return queries.count_by_shard(metered, tlog_natural.name, NOT_FOUND, WRITTEN_SHARDS)
+
+
+def test_reading_one_code_from_ten_shards_costs_a_rounding_per_shard(
+    sharded_404s, tlog_natural, ledger, figures, costs
+):
+    """The read side of sharding. Each shard's query rounds its entries' bytes up to 4 KB
+    (KEYS_ONLY entries, eventually consistent), where one key would round them once: the ten
+    queries cost at most half a unit per shard more than one would. Select=COUNT returns no
+    item, but pays for every entry it counts."""
+    spend = ledger.spent[SHARDED]
+    sizes = tlog_scan.entry_sizes(tlog_natural.layout, NOT_FOUND, WRITTEN_SHARDS)
+    assert sharded_404s.counts == {shard: len(s) for shard, s in sizes.items()}
+    assert all(sum(s) <= costs_of.PAGE_BYTES for s in sizes.values()), "a shard needs pages"
+    figures.check("index entries the ten queries read", spend.items, sharded_404s.total)
+    figures.check("bytes of those entries", spend.bytes, sum(map(sum, sizes.values())))
+    per_shard = sum(query_units(s, consistent=False) for s in sizes.values())
+    figures.check("read units, ten shards", spend.rcu, per_shard)
+    one_key = costs_of.query_spend("one key", [n for s in sizes.values() for n in s])
+    assert one_key.rcu <= spend.rcu <= one_key.rcu + 0.5 * len(sizes)
+    assert spend.read == {GSI_RESPONSECODE.name: spend.rcu}
+    costs.record(SHARDED, spend, versus=ONE_KEY)
+    costs.record(ONE_KEY, one_key)
+
+
+def test_the_index_doubles_what_loading_the_log_costs(tlog_natural, figures, costs):
+    """The write side: every item carries the shard key, so gsi_responsecode takes an entry
+    for each, and an entry of three keys is under 1 KB, one unit, as the item itself is: the
+    index doubles the load's write units, whichever key it spreads them over."""
+    layout, items = tlog_natural.layout, tlog_natural.model.items
+    indexed = tlog_scan.load_spend(layout)
+    table_only = tlog_scan.load_spend(layout, dataclasses.replace(TLOG_SCAN, indexes=()))
+    figures.check("items the load wrote", indexed.written, items)
+    figures.check("write units gsi_responsecode adds", indexed.write[GSI_RESPONSECODE.name], items)
+    figures.check("write units of the items alone", table_only.wcu, items)
+    assert indexed.wcu == 2 * table_only.wcu
+    costs.record(INDEXED, indexed, versus=TABLE_ONLY)
+    costs.record(TABLE_ONLY, table_only)

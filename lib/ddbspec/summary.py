@@ -177,11 +177,14 @@ def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
     own ConsumedCapacity agreed."""
     lines = []
     for row in rows.values():
-        line = f"    cost: {row['approach']}: {spent(row)}"
+        priced = "" if row.get("measured", True) else " (by the rules alone)"
+        line = f"    cost: {row['approach']}{priced}: {spent(row)}"
         other = rows.get(row.get("versus") or "")
         if other:
             line += f"; {ratio(row, other)} {other['approach']}'s"
         lines.append(line)
+    if not any(r.get("measured", True) for r in rows.values()):
+        return lines
     differs = [f"{r['approach']}: {r['differs']}" for r in rows.values() if r.get("differs")]
     lines.append(
         f"    metering: the engine's own ConsumedCapacity differs: {differs[0]}"

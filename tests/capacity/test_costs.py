@@ -18,7 +18,14 @@ import pytest
 
 from ddbspec import summary
 from ddbspec.capacity import costs
-from ddbspec.capacity.model import Schema, item_size, query_units, read_units, write_cost
+from ddbspec.capacity.model import (
+    IndexSchema,
+    Schema,
+    item_size,
+    query_units,
+    read_units,
+    write_cost,
+)
 from ddbspec.engines.info import EngineInfo
 
 from faulty import MisreportingProxy
@@ -218,4 +225,33 @@ def test_the_summary_gives_each_ways_units_the_ratio_and_the_first_difference():
         "    cost: scan: 4000 items read, 60 RCU",
         "    metering: the engine's own ConsumedCapacity differs: scan: Scan of 20 KB: "
         "engine 0.5 RCU, DynamoDB's rules 2.5 RCU",
+    ]
+
+
+def test_a_query_by_the_rules_alone_rounds_each_1_mb_page_once():
+    """Query and Scan sum a page's bytes, then round up to 4 KB; a page ends at 1 MB."""
+    spend = costs.query_spend("gsi", [100] * 10)
+    assert (spend.requests, spend.items, spend.bytes, spend.read) == (1, 10, 1000, {"gsi": 0.5})
+    big = costs.query_spend("gsi", [400 * 1024] * 5, consistent=True)  # 2 + 2 + 1 per page
+    assert big.requests == 3
+    assert big.rcu == 200 + 200 + 100
+    assert not big.measured
+
+
+def test_a_weighted_load_costs_what_the_items_it_stands_for_cost():
+    schema = Schema("pk", None, (IndexSchema("gsi", "g"),))
+    small = {"pk": {"S": "a"}, "g": {"S": "x"}}
+    large = {"pk": {"S": "b"}, "big": {"S": "y" * 1500}}  # not in the index
+    weighted = costs.weighted_load_spend(schema, [(small, 3), (large, 2)])
+    plain = costs.load_spend(schema, [small, small, small, large, large])
+    assert weighted == plain
+    assert plain.write == {costs.TABLE: 3 + 2 * 2, "gsi": 3.0}
+    assert plain.requests == 1
+
+
+def test_the_summary_marks_a_way_priced_by_the_rules_alone_and_compares_no_metering():
+    loaded = costs.load_spend(Schema("pk"), [{"pk": {"S": "a"}}])
+    rows = {"load": loaded.as_row("load")}
+    assert summary.cost_lines(rows) == [
+        "    cost: load (by the rules alone): 1 item written, 1 WCU"
     ]

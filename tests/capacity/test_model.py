@@ -16,6 +16,7 @@ from ddbspec.capacity.model import (
     TokenBucket,
     failed_write_cost,
     index_write,
+    integer_size,
     item_size,
     number_size,
     partition_count,
@@ -78,6 +79,12 @@ def test_the_documented_approximation_holds_for_whole_numbers():
     for n in (1, 9, 10, 99, 101, 4321, 65536, 123456789, 10**20 + 1):
         digits = len(str(n).rstrip("0"))
         assert abs(number_size(str(n)) - (-(-digits // 2) + 1)) <= 1
+
+
+def test_whole_numbers_take_what_the_decimal_rule_gives():
+    """integer_size, the loads' shortcut, against number_size on every kind of whole number."""
+    numbers = [*range(-1100, 1100), *(10**k for k in range(30)), 500000, 1502000, 10**20 + 1]
+    assert [integer_size(n) for n in numbers] == [number_size(str(n)) for n in numbers]
 
 
 def test_binary_counts_raw_bytes_not_base64():

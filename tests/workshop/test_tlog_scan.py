@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from ddbspec.capacity import costs
+from ddbspec.capacity.model import item_size
 from ddbspec.errors import DataError
 from ddbspec.workshop import tables, tlog_scan
-from ddbspec.workshop.datasets import FileOrder
+from ddbspec.workshop.datasets import FileOrder, LogTableLayout, log_table_items
+from ddbspec.workshop.figures import log_figures
 
 from suite import DATA
 
@@ -96,3 +99,25 @@ def test_a_definition_that_asks_for_the_same_table_keeps_the_fingerprint() -> No
     assert tlog_scan.fingerprint(DATA, FILES, 4, "natural", other) != tlog_scan.fingerprint(
         DATA, FILES, 4, "natural"
     )
+
+
+@pytest.mark.parametrize(("scale", "order"), [(1, FileOrder.NATURAL), (3, FileOrder.REPLAY)])
+def test_the_loads_price_is_the_price_of_every_item_it_writes(scale, order) -> None:
+    """load_spend prices one copy per row and id length; pricing each item gives the same."""
+    layout = LogTableLayout.of(FILES, scale, order)
+    every_item = costs.load_spend(tables.schema(tables.TLOG_SCAN), log_table_items(layout))
+    assert tlog_scan.load_spend(layout) == every_item
+    assert every_item.written == log_figures(layout).items
+
+
+def test_the_entries_a_shard_query_reads_are_the_items_with_its_prefix() -> None:
+    layout = LogTableLayout.of(FILES, 2, FileOrder.NATURAL)
+    sizes = tlog_scan.entry_sizes(layout, "404#", range(1, 11))
+    assert {s: len(v) for s, v in sizes.items()} == log_figures(layout).per_shard("404#", sizes)
+    schema = tables.schema(tables.TLOG_SCAN)
+    wanted = [
+        item_size(schema.projected(schema.indexes[0], i))
+        for i in log_table_items(layout)
+        if i["gsi_responsecode_sk"]["S"].startswith("404#")
+    ]
+    assert sorted(n for v in sizes.values() for n in v) == sorted(wanted)

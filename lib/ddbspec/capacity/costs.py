@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from ddbspec.capacity.model import (
 )
 
 TABLE = "table"  # the key of a table's own units, beside its indexes' names
+PAGE_BYTES = 1024 * 1024  # a Query or Scan page ends at 1 MB of items evaluated
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "DeleteItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -71,6 +72,7 @@ class Spend:
     engine_write: float = 0.0
     unreported: int = 0  # requests the engine answered without ConsumedCapacity
     differs: str | None = None
+    measured: bool = True  # False: priced by the rules alone, no engine asked
 
     @property
     def rcu(self) -> float:
@@ -99,6 +101,7 @@ class Spend:
             "engine_wcu": self.engine_write,
             "unreported": self.unreported,
             "differs": self.differs,
+            "measured": self.measured,
         }
 
 
@@ -124,12 +127,36 @@ class Ledger:
 def load_spend(schema: Schema, items: Iterable[Item]) -> Spend:
     """What writing ``items`` into an empty table costs: each item a put that replaces
     nothing (the loaders check that every item arrived, so these are the items written)."""
-    spend = Spend()
-    for item in items:
-        spend.written += 1
-        spend.written_bytes += item_size(item)
-        _add_write(spend.write, schema, write_cost(schema, None, item))
+    return weighted_load_spend(schema, ((item, 1) for item in items))
+
+
+def weighted_load_spend(schema: Schema, items: Iterable[tuple[Item, int]]) -> Spend:
+    """``load_spend`` where each item stands for ``n`` items of its size and index entries:
+    a million-item load priced from a few thousand."""
+    spend = Spend(measured=False)
+    for item, n in items:
+        cost = write_cost(schema, None, item)
+        spend.written += n
+        spend.written_bytes += n * item_size(item)
+        _add_write(spend.write, schema, cost, n)
     spend.requests = -(-spend.written // 25)
+    return spend
+
+
+def query_spend(where: str, sizes: Sequence[int], consistent: bool = False) -> Spend:
+    """What one Query reading entries of these ``sizes`` from ``where`` costs, by the rules
+    alone: a page ends at 1 MB, and each page rounds its bytes up once."""
+    spend = Spend(items=len(sizes), bytes=sum(sizes), measured=False)
+    pages: list[list[int]] = [[]]
+    filled = 0
+    for size in sizes:
+        if pages[-1] and filled + size > PAGE_BYTES:
+            pages.append([])
+            filled = 0
+        pages[-1].append(size)
+        filled += size
+    spend.requests = len(pages)
+    spend.read[where] = sum(query_units(page, consistent) for page in pages)
     return spend
 
 
@@ -347,11 +374,11 @@ def engine_units(reported: Any) -> float:
     return float(sum(e.get("CapacityUnits", 0.0) for e in entries))
 
 
-def _add_write(units: dict[str, float], schema: Schema, cost: WriteCost) -> None:
-    units[TABLE] = units.get(TABLE, 0.0) + cost.table
+def _add_write(units: dict[str, float], schema: Schema, cost: WriteCost, times: int = 1) -> None:
+    units[TABLE] = units.get(TABLE, 0.0) + times * cost.table
     for local in (False, True):
         for name, n in cost.on(schema, local).items():
-            units[name] = units.get(name, 0.0) + n
+            units[name] = units.get(name, 0.0) + times * n
 
 
 def _get(action: Mapping[str, Any], transactional: bool) -> tuple[str, Any, bool, bool]:

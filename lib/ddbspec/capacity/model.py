@@ -64,6 +64,16 @@ def number_size(text: str) -> int:
     return 1 + pairs + sign
 
 
+def integer_size(n: int) -> int:
+    """``number_size`` of a whole number, without Decimal: the million-item loads' hot path.
+    Trailing zeros are not significant (500000 takes 2 bytes, as 5 does)."""
+    text = str(abs(n))
+    if n == 0:
+        return 1
+    zeros = len(text) - len(text.rstrip("0"))
+    return 2 + (len(text) - 1) // 2 - zeros // 2 + (n < 0)
+
+
 def binary_size(text: str) -> int:
     """Binary travels as base64, but DynamoDB counts the raw bytes."""
     try:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddbspec.capacity.costs import Spend, weighted_load_spend
+from ddbspec.capacity.model import integer_size, item_size
 from ddbspec.errors import DataError
 from ddbspec.workshop import loaders, tables
 from ddbspec.workshop.datasets import (
@@ -27,6 +30,8 @@ from ddbspec.workshop.datasets import (
     FileOrder,
     LogTableLayout,
     log_table_items,
+    log_wire_items,
+    request_id,
 )
 from ddbspec.workshop.figures import LogFigures, log_figures
 
@@ -40,6 +45,7 @@ class LogTable:
 
     name: str
     model: LogFigures
+    layout: LogTableLayout
 
 
 def fingerprint(
@@ -97,4 +103,40 @@ def shared(
     key = fingerprint(data_dir, files, scale, order)
     with terminal or contextlib.nullcontext():
         name = target.shared_table(tables.TLOG_SCAN, key, builder(layout, model.items))
-    return LogTable(name, model)
+    return LogTable(name, model, layout)
+
+
+def load_spend(layout: LogTableLayout, definition: tables.TableDef = tables.TLOG_SCAN) -> Spend:
+    """What loading the table costs by DynamoDB's rules, priced without building a million
+    items: a row's copies differ only in their requestid (the shard is the same), so copies
+    whose ids take as many bytes cost the same, and one of each is priced for all."""
+    return weighted_load_spend(tables.schema(definition), _representatives(layout))
+
+
+def _representatives(layout: LogTableLayout) -> Iterator[tuple[dict[str, Any], int]]:
+    for worker, rows in enumerate(layout.rows):
+        for row in rows:
+            by_size: dict[int, list[int]] = {}  # id bytes: [a copy, how many copies]
+            for copy in itertools.chain.from_iterable(layout.kept_copies(worker, row.requestid)):
+                entry = by_size.setdefault(
+                    integer_size(request_id(worker, copy, row.requestid)), [copy, 0]
+                )
+                entry[1] += 1
+            for copy, n in by_size.values():
+                yield next(log_wire_items(row, worker, (copy,))), n
+
+
+def entry_sizes(layout: LogTableLayout, prefix: str, shards: Iterable[int]) -> dict[int, list[int]]:
+    """The bytes of each gsi_responsecode entry that a query of each shard for ``prefix``
+    reads (the index projects KEYS_ONLY), from the CSV rows."""
+    schema = tables.schema(tables.TLOG_SCAN)
+    index = schema.indexes[0]
+    sizes: dict[int, list[int]] = {shard: [] for shard in shards}
+    for worker, rows in enumerate(layout.rows):
+        for row in (r for r in rows if r.sort_key.startswith(prefix)):
+            copies = itertools.chain.from_iterable(layout.kept_copies(worker, row.requestid))
+            for item in log_wire_items(row, worker, copies):
+                shard = int(item["gsi_responsecode_hk"]["N"])
+                if shard in sizes:
+                    sizes[shard].append(item_size(schema.projected(index, item)))
+    return sizes
