@@ -22,6 +22,7 @@ once: the module's mapping and one of theirs), each into a replica of its own.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +34,9 @@ from botocore.exceptions import ClientError
 
 from ddbspec import progress
 from ddbspec.aws import lambda_deploy, mock_lambda
+from ddbspec.capacity import costs as costs_of
 from ddbspec.targets import Target
-from ddbspec.workshop import datasets, loaders, replica, streams, tables
+from ddbspec.workshop import datasets, loaders, queries, replica, streams, tables
 from ddbspec.workshop.queries import paginate
 from ddbspec.workshop.streams import BatchFailed, Checkpoint, Retry, Runner, StreamError
 
@@ -128,6 +130,7 @@ class Replication:
     mapping: dict[str, Any]
     caught_up: Callable[[], None]
     deployment: lambda_deploy.Deployment | None = None
+    spent: dict[str, costs_of.Spend] = field(default_factory=dict)  # by the load's end
 
 
 def say(line: str) -> None:
@@ -135,31 +138,43 @@ def say(line: str) -> None:
     progress.say(f"[exercise 8] {line}")
 
 
+SOURCE, REPLICA = "the load into tlog", "the replica's writes"
+
+
 @pytest.fixture(scope="module")
-def replication(target: Target, source: Source, rows) -> Iterator[Replication]:
+def replication(target: Target, source: Source, rows, ledger) -> Iterator[Replication]:
     """tlog_replica, kept from before the load (the workshop's order) by the function: on
-    AWS the deployed one, elsewhere the suite's runner with the same handler."""
+    AWS the deployed one, elsewhere the suite's runner with the same handler. The load and
+    the runner's writes are metered; what they cost by the load's end is kept."""
+    load = functools.partial(loaders.load_verified, ledger.metered(target.client(), SOURCE))
     with target.table(tables.TLOG_REPLICA) as name:
         if target.info.name == "aws":
-            with deployed_function(target, source, name, rows, say) as r:
+            with deployed_function(target, source, name, rows, ledger, say) as r:
                 yield r
             return
-        mapping = runner(source, replica.Replicator(name, source.clients.ddb))
+        function = replica.Replicator(name, ledger.metered(target.client(), REPLICA))
+        mapping = runner(source, function)
         settings = {
             "EventSourceArn": source.stream.arn,
             "BatchSize": mapping.batch_size,
             "StartingPosition": mapping.start_position,
         }
         with mapping.running():
-            loaders.load_verified(source.clients.ddb, source.name, rows)
+            load(source.name, rows)
             replication = Replication(name, settings, lambda: caught_up(source, mapping))
             replication.caught_up()
+            replication.spent = copy.deepcopy(ledger.spent)
             yield replication
 
 
 @contextlib.contextmanager
 def deployed_function(
-    target: Target, source: Source, name: str, rows: list, say: Callable[[str], None]
+    target: Target,
+    source: Source,
+    name: str,
+    rows: list,
+    ledger: costs_of.Ledger,
+    say: Callable[[str], None],
 ) -> Iterator[Replication]:
     """The workshop's steps 2-8 on AWS; everything removed afterwards, and checked gone.
 
@@ -185,12 +200,12 @@ def deployed_function(
                 else contextlib.nullcontext()
             )
             with stand_in as in_lambdas_place:
-                loaders.load_verified(source.clients.ddb, source.name, rows)
+                loaders.load_verified(ledger.metered(target.client(), SOURCE), source.name, rows)
                 lambda_deploy.wait_for_items(
                     target.client, deployment, len(rows), LAMBDA_WAIT, target.info.poll, say
                 )
                 wait = functools.partial(lambda_caught_up, target, source, name, in_lambdas_place)
-                yield Replication(name, mapping, wait, deployment)
+                yield Replication(name, mapping, wait, deployment, copy.deepcopy(ledger.spent))
     except BaseException as error:
         if deployment is not None and (left := lambda_deploy.leftovers(target.client, deployment)):
             error.add_note(f"and the AWS path left resources behind: {left}")
@@ -249,6 +264,27 @@ def test_every_replica_item_equals_its_source_item(source, replication, rows, fi
     figures.check("replica items equal to their source item", equal, len(rows))
     assert replica_items == source_items
     assert {int(k) for k in replica_items} == {row["requestid"] for row in rows}
+
+
+def test_the_replica_doubles_what_each_change_costs(replication, rows, figures, costs):
+    """Each change in tlog is written again, to the replica, by the function: with tlog's own
+    definition (its index too), the replica costs each change its write units once more.
+    Lambda's reads of the stream are free. Priced from the requests made: the load's batches
+    and the function's; on AWS, where the function's writes are Lambda's own, the replica's
+    are priced from the rows the test above finds in it."""
+    items = [queries.serialize(row) for row in rows]
+    expected = costs_of.load_spend(tables.schema(tables.TLOG_STREAMED), items)
+    load = replication.spent[SOURCE]
+    written = replication.spent.get(REPLICA) or costs_of.load_spend(
+        tables.schema(tables.TLOG_REPLICA), items
+    )
+    figures.check("items the load wrote", load.written, len(rows))
+    figures.check("write units of the load", load.wcu, expected.wcu)
+    figures.check("items the function wrote to the replica", written.written, len(rows))
+    figures.check("write units the replica adds", written.wcu, expected.wcu)
+    assert written.write == load.write == expected.write
+    costs.record(REPLICA, written, versus=SOURCE)
+    costs.record(SOURCE, load)
 
 
 def test_the_stream_is_mapped_as_the_workshop_maps_it(target, source, replication):

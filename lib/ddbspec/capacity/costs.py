@@ -303,10 +303,29 @@ class _Meter:
         return out
 
     def _olds(self, op: str, params: dict[str, Any]) -> list[Item | None]:
-        """The items a write will replace, read before it runs."""
+        """The items a write will replace, read before it runs (a batch's in batches)."""
         with unmetered():
-            p = _Pending(op, params, None, None)
-            return [self._read(a["TableName"], key) for _, a, _, key in self._actions(p)]
+            actions = self._actions(_Pending(op, params, None, None))
+            if op != "BatchWriteItem":
+                return [self._read(a["TableName"], key) for _, a, _, key in actions]
+            found = self._read_many([(a["TableName"], key) for _, a, _, key in actions])
+            return [found.get((a["TableName"], _key_id(key))) for _, a, _, key in actions]
+
+    def _read_many(self, keys: list[tuple[str, Item]]) -> dict[tuple[str, str], Item]:
+        """The items at ``keys`` (table, key), strongly consistent, by (table, key id)."""
+        asked: dict[str, Any] = {}
+        for table, key in keys:
+            entry = asked.setdefault(table, {"Keys": [], "ConsistentRead": True})
+            if key not in entry["Keys"]:
+                entry["Keys"].append(key)
+        found: dict[tuple[str, str], Item] = {}
+        while asked:
+            answer = self.client.batch_get_item(RequestItems=asked)
+            for table, items in answer.get("Responses", {}).items():
+                schema = self._schema(table)
+                found.update({(table, _key_id(schema.key_of(i))): i for i in items})
+            asked = answer.get("UnprocessedKeys") or {}
+        return found
 
     def _new(
         self, p: _Pending, kind: str, action: Mapping[str, Any], parsed: dict, key: Item
