@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from ddbspec.workshop import queries, scans
+from ddbspec.capacity import costs as costs_of
+from ddbspec.capacity.model import item_size, query_units
+from ddbspec.workshop import datasets, queries, scans, tables
 from ddbspec.workshop.figures import EMPLOYEE_PRINTED
 from ddbspec.workshop.tables import GSI_OVERLOAD
 
@@ -50,18 +52,33 @@ def test_name_dale_marlin(ask, model, figures):
     )
 
 
-@pytest.mark.parametrize(
-    ("attribute", "counter"),
-    [
-        ("state", "by_state"),
-        ("current_title", "by_current_title"),
-        ("previous_title", "by_previous_title"),
-    ],
-)
-def test_every_value_is_one_query(ask, model, figures, attribute, counter):
+PATTERNS = {
+    "state": "by_state",
+    "current_title": "by_current_title",
+    "previous_title": "by_previous_title",
+}
+OVERLOADED, SEPARATE = "gsi_overload, every value", "separate indexes, every value"
+LOAD_OVERLOADED, LOAD_SEPARATE = "load with gsi_overload", "load with separate indexes"
+
+
+@pytest.fixture(scope="module")
+def every_value(target, shared_employees, model, ledger) -> dict[str, dict[str, list[dict]]]:
+    """Every state and title in the data, each asked once through gsi_overload, metered."""
+    ddb = ledger.metered(target.client(), OVERLOADED)
+    return {
+        attribute: {
+            value: queries.employees_by(ddb, shared_employees, attribute, value)
+            for value in getattr(model, counter)
+        }
+        for attribute, counter in PATTERNS.items()
+    }
+
+
+@pytest.mark.parametrize(("attribute", "counter"), list(PATTERNS.items()))
+def test_every_value_is_one_query(every_value, model, figures, attribute, counter):
     """Beyond the workshop: every state and title in the data, each one index query."""
     expected = getattr(model, counter)
-    measured = {value: len(ask(attribute, value)) for value in expected}
+    measured = {value: len(found) for value, found in every_value[attribute].items()}
     figures.check(
         f"{attribute}: values whose count matches the model",
         sum(measured[v] == expected[v] for v in expected),
@@ -108,3 +125,49 @@ def test_the_index_holds_every_item_of_every_key(target, shared_employees, model
         len(expected),
     )
     assert through_index == in_table == dict(expected)
+
+
+def test_one_overloaded_index_against_the_separate_indexes_it_replaces(
+    every_value, employees, ledger, figures, costs
+):
+    """What overloading costs. A query pays for the entries it reads, summed and rounded up
+    to 4 KB. Through gsi_overload an entry is the small item written for that pattern
+    ("state:WA": id, name, hire date); through an index of its own on the master record's
+    attribute, it is the master record, projected whole: every value asked costs the
+    overloaded index less. Writes go the other way: overloading writes three more items per
+    employee so that each pattern has entries, and each lands in the index; the separate
+    indexes (``tables.EMPLOYEES_SEPARATE``, priced from the data, never built) take one entry
+    each per master record."""
+    items = [queries.serialize(i) for e in employees for i in datasets.employee_items(e)]
+    masters = [i for i in items if i["colA"]["S"] == "master"]
+    asked = [(attribute, value) for attribute in every_value for value in every_value[attribute]]
+    spend = ledger.spent[OVERLOADED]
+    mine = [[item_size(i) for i in items if i["colA"]["S"] == f"{a}:{v}"] for a, v in asked]
+    figures.check("queries through gsi_overload", spend.requests, len(asked))
+    figures.check("entries they read", spend.items, sum(map(len, mine)))
+    expected = sum(query_units(sizes, consistent=False) for sizes in mine)
+    figures.check("read units, gsi_overload", spend.rcu, expected)
+    separate = costs_of.combined(
+        costs_of.query_spend(index.name, [item_size(m) for m in masters if field(m, index) == v])
+        for index, v in ((tables.SEPARATE_INDEXES[a], v) for a, v in asked)
+    )
+    assert separate.items == spend.items
+    assert spend.rcu < separate.rcu, "an overloaded entry is smaller than the master record"
+    costs.record(OVERLOADED, spend, versus=SEPARATE)
+    costs.record(SEPARATE, separate)
+
+    overloaded = costs_of.load_spend(tables.schema(tables.EMPLOYEES), items)
+    apart = costs_of.load_spend(tables.schema(tables.EMPLOYEES_SEPARATE), masters)
+    in_index = overloaded.write[GSI_OVERLOAD.name]
+    figures.check("write units gsi_overload adds to the load", in_index, len(items))
+    in_indexes = apart.wcu - apart.write[costs_of.TABLE]
+    per_master = len(tables.SEPARATE_INDEXES)
+    figures.check("write units the separate indexes add", in_indexes, len(masters) * per_master)
+    costs.record(LOAD_OVERLOADED, overloaded, versus=LOAD_SEPARATE)
+    costs.record(LOAD_SEPARATE, apart)
+
+
+def field(item: dict, index: tables.Index) -> str | None:
+    """The value of an index's partition key on an item, if it has one."""
+    value = item.get(index.hash_key[0])
+    return None if value is None else value["S"]

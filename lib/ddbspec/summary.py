@@ -181,7 +181,7 @@ def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
         line = f"    cost: {row['approach']}{priced}: {spent(row)}"
         other = rows.get(row.get("versus") or "")
         if other:
-            line += f"; {ratio(row, other)} {other['approach']}'s"
+            line += f"; {ratio(row, other)} {other['approach']}"
         lines.append(line)
     if not any(r.get("measured", True) for r in rows.values()):
         return lines

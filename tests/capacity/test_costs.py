@@ -221,7 +221,7 @@ def test_the_summary_gives_each_ways_units_the_ratio_and_the_first_difference():
     assert summary.spent(both.as_row("lock")) == "1 item read, 0.5 RCU; 2 items written, 4 WCU"
     rows["index"]["versus"] = "scan"
     assert summary.cost_lines(rows) == [
-        "    cost: index: 84 items read, 1.5 RCU; 1/40 of scan's",
+        "    cost: index: 84 items read, 1.5 RCU; 1/40 of scan",
         "    cost: scan: 4000 items read, 60 RCU",
         "    metering: the engine's own ConsumedCapacity differs: scan: Scan of 20 KB: "
         "engine 0.5 RCU, DynamoDB's rules 2.5 RCU",

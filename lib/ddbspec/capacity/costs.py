@@ -160,6 +160,18 @@ def query_spend(where: str, sizes: Sequence[int], consistent: bool = False) -> S
     return spend
 
 
+def combined(spends: Iterable[Spend]) -> Spend:
+    """The spends of several requests priced apart, as one approach's."""
+    total = Spend(measured=False)
+    for spend in spends:
+        for name in ("requests", "items", "bytes", "written", "written_bytes"):
+            setattr(total, name, getattr(total, name) + getattr(spend, name))
+        for mine, theirs in ((total.read, spend.read), (total.write, spend.write)):
+            for where, units in theirs.items():
+                mine[where] = mine.get(where, 0.0) + units
+    return total
+
+
 @dataclass
 class _Pending:
     op: str
