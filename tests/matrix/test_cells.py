@@ -116,3 +116,31 @@ def test_a_known_divergence_says_its_cause_and_an_unknown_one_none(tmp_path):
     assert "ignores it" in cells(path, "container:dynalite")[0]["5 sparse"].cause
     moto = report(tmp_path, case("test_sparse", "t", outcome=lacks, engine="moto 5.2.5"))
     assert cells(moto, "moto")[0]["5 sparse"].cause == ""
+
+
+def cost(approach: str, differs: str | None = None, measured: bool = True) -> str:
+    row = {"approach": approach, "rcu": 2.5, "wcu": 0, "differs": differs, "measured": measured}
+    return f'<property name="ddbspec.cost" value={quoteattr(json.dumps(row))} />'
+
+
+def test_metering_is_its_own_result_beside_the_verdict(tmp_path):
+    """A cell holds or not by its figures; whether the engine's own ConsumedCapacity matched
+    the rules is said apart: the first way that differed, or that it metered like DynamoDB."""
+    scan = "Scan of 20 KB: engine 1 RCU, DynamoDB's rules 2.5 RCU"
+    path = report(
+        tmp_path,
+        case("test_sparse", "a", props=cost("sparse index") + cost("table scan", scan)),
+        case("test_composite", "b", props=cost("composite key")),
+        case("test_sharding", "c", props=cost("load", measured=False)),
+    )
+    found = cells(path, "moto")[0]
+    assert found["5 sparse"].verdict == "holds"
+    assert found["5 sparse"].metering == f"table scan: {scan}"
+    assert found["6 composite"].metering == "meters like DynamoDB"
+    assert found["3 sharding"].metering == ""  # priced by the rules alone: no engine asked
+    m = Matrix({ex: {"moto": c} for ex, c in found.items()}, {"moto": {"version": "5.2"}})
+    assert f"| 5 sparse | table scan: {scan} |" in write.markdown(m)
+    assert "| 6 composite | meters like DynamoDB |" in write.markdown(m)
+    assert "| 3 sharding |" not in write.markdown(m).split("| metering |")[1]
+    assert f"5 sparse on moto: metering differs: table scan: {scan}" in write.terminal(m)
+    assert write.load_json(write.save_json(m, tmp_path / "m.json")) == m

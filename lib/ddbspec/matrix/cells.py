@@ -6,6 +6,9 @@ The verdict, worst first:
   against the model, and its spec;
 - cannot run: a spec was skipped for a capability the engine lacks, named as probed;
 - holds: every spec of the exercise passed.
+
+Beside the verdict, each cell says how the engine meters: whether its own ConsumedCapacity
+matched DynamoDB's rules on every request the exercise metered, or the first that differed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ddbspec.summary import exercise_of, holds
 from ddbspec.targets import REMEMBERED
 
 VERDICTS = ("error", "wrong", "cannot run", "holds")  # worst first
+METERS_LIKE_DYNAMODB = "meters like DynamoDB"
 GATEWAY = "[gateway]"  # exercise 1's specs, run through the capacity gateway
 
 
@@ -65,6 +69,8 @@ class Cell:
     cause: str = ""  # a known divergence, in one line
     counts: dict[str, int] = field(default_factory=dict)  # passed, failed, errors, skipped
     figures: list[dict[str, Any]] = field(default_factory=list)
+    costs: list[dict[str, Any]] = field(default_factory=list)  # each way's, by the rules
+    metering: str = ""  # METERS_LIKE_DYNAMODB, the first request that differs, or nothing metered
 
     def short(self) -> str:
         """The cell as the table shows it."""
@@ -89,6 +95,7 @@ class Case:
     message: str
     figures: list[dict[str, Any]]
     engines: list[str]
+    costs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def cases(report: Path) -> list[Case]:
@@ -109,7 +116,8 @@ def _case(testcase: ElementTree.Element) -> Case:
     props = [(p.get("name", ""), p.get("value", "")) for p in testcase.iter("property")]
     figures = [json.loads(v) for k, v in props if k == "ddbspec.figure"]
     engines = [v for k, v in props if k == "ddbspec.engine"]
-    return Case(exercise_of(path), spec, outcome, message.strip(), figures, engines)
+    costs = [json.loads(v) for k, v in props if k == "ddbspec.cost"]
+    return Case(exercise_of(path), spec, outcome, message.strip(), figures, engines, costs)
 
 
 def cells(report: Path, column: str) -> tuple[dict[str, Cell], str]:
@@ -142,7 +150,8 @@ def verdict(cases: list[Case]) -> Cell:
         o: sum(c.outcome == o for c in cases) for o in ("passed", "failed", "error", "skipped")
     }
     figures = _unique([f for c in cases for f in c.figures])
-    cell = Cell("holds", counts=counts, figures=figures)
+    costs = list({row["approach"]: row for c in cases for row in c.costs}.values())
+    cell = Cell("holds", counts=counts, figures=figures, costs=costs, metering=metering(costs))
     if error := next((c for c in cases if c.outcome == "error"), None):
         cell.verdict, cell.detail, cell.spec = "error", _first_line(error.message), error.spec
     elif failed := next((c for c in cases if c.outcome == "failed"), None):
@@ -150,6 +159,17 @@ def verdict(cases: list[Case]) -> Cell:
     elif skipped := next((c for c in cases if c.outcome == "skipped"), None):
         cell.verdict, cell.detail, cell.spec = "cannot run", _lacks(skipped.message), skipped.spec
     return cell
+
+
+def metering(costs: list[dict[str, Any]]) -> str:
+    """Whether the engine's own ConsumedCapacity matched the rules on every request metered:
+    METERS_LIKE_DYNAMODB, or the first that differed, with its way; nothing if no request
+    was metered (a way priced by the rules alone asks no engine)."""
+    metered = [row for row in costs if row.get("measured", True)]
+    if not metered:
+        return ""
+    differs = (f"{row['approach']}: {row['differs']}" for row in metered if row.get("differs"))
+    return next(differs, METERS_LIKE_DYNAMODB)
 
 
 def _differs(case: Case) -> str:

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from ddbspec.matrix.cells import VERDICTS, Cell, Matrix
+from ddbspec.matrix.cells import METERS_LIKE_DYNAMODB, VERDICTS, Cell, Matrix
 
 COLOURS = {"holds": "#2ca02c", "wrong": "#d62728", "cannot run": "#bdbdbd", "error": "#ff7f0e"}
 WIDTH = 12  # of a column in the terminal's table
@@ -27,7 +27,28 @@ def terminal(m: Matrix) -> str:
     lines = [line("exercise", engines)]
     for ex in m.exercises():
         lines.append(line(ex, [(m.cell(ex, e) or Cell("-")).verdict for e in engines]))
-    return "\n".join([*lines, "", *details(m)])
+    metered = [line("metering", engines)]
+    for ex in m.exercises():
+        marks = [_metered(m.cell(ex, e)) for e in engines]
+        if any(mark != "-" for mark in marks):
+            metered.append(line(ex, marks))
+    return "\n".join([*lines, "", *details(m), "", *metered, "", *metering_details(m)])
+
+
+def _metered(cell: Cell | None) -> str:
+    if cell is None or not cell.metering:
+        return "-"
+    return "like DynamoDB" if cell.metering == METERS_LIKE_DYNAMODB else "differs"
+
+
+def metering_details(m: Matrix) -> list[str]:
+    """One line per cell whose engine metered a request unlike DynamoDB: the first one."""
+    return [
+        f"{ex} on {engine}: metering differs: {cell.metering}"
+        for ex in m.exercises()
+        for engine, cell in m.cells[ex].items()
+        if cell.metering not in ("", METERS_LIKE_DYNAMODB)
+    ]
 
 
 def details(m: Matrix) -> list[str]:
@@ -49,6 +70,12 @@ def markdown(m: Matrix) -> str:
     for ex in m.exercises():
         cells = [_md(m.cell(ex, e)) for e in engines]
         lines.append(f"| {ex} | " + " | ".join(cells) + " |")
+    metered = [ex for ex in m.exercises() if any(_metered(m.cell(ex, e)) != "-" for e in engines)]
+    if metered:
+        lines += ["", "| metering | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
+        for ex in metered:
+            marks = [(m.cell(ex, e) or Cell("-")).metering or "-" for e in engines]
+            lines.append(f"| {ex} | " + " | ".join(t.replace("|", "\\|") for t in marks) + " |")
     about = m.about
     lines += ["", f"scale {about.get('scale')}, commit {about.get('commit')}, {about.get('made')}"]
     lines += [f"- not run: {why}" for why in about.get("left_out", [])]
