@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ddbspec.aws import sweep
 from ddbspec.config import Settings
-from ddbspec.engines import registry
+from ddbspec.engines import probes, registry
 from ddbspec.engines.probes import CAPABILITIES
 
 
@@ -37,6 +37,7 @@ def capabilities(names: list[str]) -> str:
     """The README's capability table, measured: each engine started, probed and stopped;
     ``container:IMAGE`` is the container engine running IMAGE (a preset or a reference)."""
     rows = ["| engine | " + " | ".join(CAPABILITIES) + " |", "|---|" + "---|" * len(CAPABILITIES)]
+    notes = []
     for name in names:
         engine, _, image = name.partition(":")
         settings = Settings(
@@ -48,13 +49,18 @@ def capabilities(names: list[str]) -> str:
         registry.ENGINES[engine].forget(settings)  # probed afresh, and remembered anew
         try:
             info = registry.acquire(settings, engine)
+            if info.error or info.unavailable:
+                rows.append(f"| {name} | {info.error or info.unavailable} |")
+                continue
+            found = " | ".join("yes" if info.capabilities.get(c) else "no" for c in CAPABILITIES)
+            rows.append(f"| {info.name} {info.version} | {found} |")
+            if not info.capabilities.get("metering"):
+                differs = probes.metering(info.client, f"{settings.table_prefix}-probe-metered")
+                notes += [f"- {info.name}: {w}: {d}" for w, d in differs.items() if d]
         finally:
             registry.release_all(settings)
-        if info.error or info.unavailable:
-            rows.append(f"| {name} | {info.error or info.unavailable} |")
-            continue
-        found = " | ".join("yes" if info.capabilities.get(c) else "no" for c in CAPABILITIES)
-        rows.append(f"| {info.name} {info.version} | {found} |")
+    if notes:
+        rows += ["", "Metering unlike DynamoDB's rules, each kind of request probed:", *notes]
     return "\n".join(rows)
 
 

@@ -26,6 +26,7 @@ from ddbspec.capacity.model import (
     read_units,
     write_cost,
 )
+from ddbspec.engines import probes
 from ddbspec.engines.info import EngineInfo
 
 from faulty import MisreportingProxy
@@ -255,3 +256,20 @@ def test_the_summary_marks_a_way_priced_by_the_rules_alone_and_compares_no_meter
     assert summary.cost_lines(rows) == [
         "    cost: load (by the rules alone): 1 item written, 1 WCU"
     ]
+
+
+def test_the_metering_probe_names_each_kind_of_request_an_engine_misreports(dynalite):
+    """dynalite meters reads right and leaves the index out of a write's units (measured);
+    the same engine behind a proxy that rewrites a Scan's units is named for its scans."""
+    found = probes.metering(dynalite.client, f"metering-{uuid.uuid4().hex[:8]}")
+    assert list(found) == ["PutItem to an indexed table", "Scan", "Scan of an index", "GetItem"]
+    assert found["Scan"] is found["Scan of an index"] is found["GetItem"] is None
+    # the first item, 1.5 KB and in the index: 2 units on the table, 2 more on the index
+    assert found["PutItem to an indexed table"] == (
+        "PutItem of 1.5 KB: engine 2 WCU, DynamoDB's rules 4 WCU"
+    )
+    with MisreportingProxy(dynalite.endpoint_url) as proxy:
+        engine = EngineInfo(**{**vars(dynalite), "endpoint_url": proxy.url})
+        behind = probes.metering(engine.client, f"metering-{uuid.uuid4().hex[:8]}")
+    assert behind["Scan"] is not None and "engine 0.5 RCU" in behind["Scan"]
+    assert behind["GetItem"] is None

@@ -425,4 +425,6 @@ def _key_id(key: Mapping[str, Any]) -> str:
 
 
 def _kb(size: int) -> str:
-    return f"{size} bytes" if size < 1024 else f"{size / 1024:.0f} KB"
+    if size < 1024:
+        return f"{size} bytes"
+    return f"{size / 1024:.1f} KB" if size < 10 * 1024 else f"{size / 1024:.0f} KB"

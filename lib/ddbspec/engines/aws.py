@@ -16,6 +16,7 @@ AWS_CAPABILITIES = {
     "transactions": True,
     "streams": True,
     "enforced_capacity": True,
+    "metering": True,  # the service is the reference the rules are held against
 }
 POLL = 2.0  # seconds between looks at what AWS is still doing: it takes seconds to minutes
 # An emulator (every service elsewhere) is done in a moment, and a look costs nothing: at
