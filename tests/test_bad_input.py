@@ -31,6 +31,7 @@ def output(result) -> str:
         (["--scale", "lots"], "'lots': the scale is the number of copies"),
         (["--aws", "--engine", "moto"], "--aws and --engine moto contradict each other"),
         (["--engine", "endpoint"], "--engine endpoint needs --endpoint-url URL"),
+        (["--prices", "/nonexistent/prices.toml"], "--prices /nonexistent/prices.toml: cannot"),
     ],
 )
 def test_bad_options_are_refused_with_the_reason(tmp_path, args, message):

@@ -25,6 +25,7 @@ import pytest
 from ddbspec import progress, summary, targets, timings
 from ddbspec.aws import account, sweep
 from ddbspec.bench import describe, plan
+from ddbspec.capacity import prices
 from ddbspec.config import (
     DEFAULT_SCALE,
     FULL_SCALE,
@@ -123,6 +124,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: every part): a smaller table, a quicker run",
     )
     group.addoption(
+        "--prices",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file of prices per million read and write request units, to show each "
+        "way's cost in money too (none is built in: prices differ by region and change)",
+    )
+    group.addoption(
         "--data-dir",
         type=Path,
         default=REPO / "data",
@@ -191,10 +199,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         settings = decided(config.getoption)
+        given = config.getoption("prices")
+        priced = prices.load(given) if given else None
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[SETTINGS] = settings
-    config.pluginmanager.register(summary.Summary(settings.engine), "ddbspec-summary")
+    config.pluginmanager.register(summary.Summary(settings.engine, priced), "ddbspec-summary")
     if timed := os.environ.get(timings.ENV):  # ddbspec bench feedback asked where time goes
         config.pluginmanager.register(timings.Timings(Path(timed), settings.state_dir))
     progress.show_with(summary.terminal_lines(config))

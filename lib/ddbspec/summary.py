@@ -15,6 +15,7 @@ from ddbspec import targets
 from ddbspec.aws import account, cost
 from ddbspec.aws.sweep import Swept
 from ddbspec.capacity.costs import Spend
+from ddbspec.capacity.prices import Prices
 from ddbspec.config import Settings
 from ddbspec.engines import clients, registry
 
@@ -172,13 +173,15 @@ class Costs:
         return row
 
 
-def cost_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Each way's units, the ratio to the way it is compared with, and whether the engine's
-    own ConsumedCapacity agreed."""
+def cost_lines(rows: dict[str, dict[str, Any]], priced: Prices | None = None) -> list[str]:
+    """Each way's units (and money, with ``priced``), the ratio to the way it is compared
+    with, and whether the engine's own ConsumedCapacity agreed."""
     lines = []
     for row in rows.values():
-        priced = "" if row.get("measured", True) else " (by the rules alone)"
-        line = f"    cost: {row['approach']}{priced}: {spent(row)}"
+        alone = "" if row.get("measured", True) else " (by the rules alone)"
+        line = f"    cost: {row['approach']}{alone}: {spent(row)}"
+        if priced:
+            line += f" = {priced.say(row['rcu'], row['wcu'])}"
         other = rows.get(row.get("versus") or "")
         if other:
             line += f"; {ratio(row, other)} {other['approach']}"
@@ -258,8 +261,9 @@ def compared(row: dict[str, Any]) -> str:
 class Summary:
     """Collects, in the controller, what the specs recorded, and prints it at the end."""
 
-    def __init__(self, engine: str) -> None:
+    def __init__(self, engine: str, priced: Prices | None = None) -> None:
         self.engine = engine
+        self.priced = priced
         self.results: dict[str, dict] = defaultdict(
             lambda: {"engines": set(), "figures": {}, "costs": {}}
         )
@@ -297,8 +301,14 @@ class Summary:
                     f"    {row['name']:<50} measured {row['measured']!s:>8} "
                     f"{compared(row)}{printed}"
                 )
-            for line in cost_lines(result["costs"]) if result["costs"] else ():
+            for line in cost_lines(result["costs"], self.priced) if result["costs"] else ():
                 tr.write_line(line)
+        if self.priced and any(r["costs"] for r in self.results.values()):
+            p = self.priced
+            tr.write_line(
+                f"prices: {p.currency} {p.read:g} per million read and {p.write:g} per million "
+                f"write request units, from {p.source}"
+            )
         tr.write_line(retried(self.retries, self.engine))
 
 
