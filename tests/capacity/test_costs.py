@@ -273,3 +273,31 @@ def test_the_metering_probe_names_each_kind_of_request_an_engine_misreports(dyna
         behind = probes.metering(engine.client, f"metering-{uuid.uuid4().hex[:8]}")
     assert behind["Scan"] is not None and "engine 0.5 RCU" in behind["Scan"]
     assert behind["GetItem"] is None
+
+
+def test_two_engines_give_the_same_costs_and_each_its_own_metering(dynalite, moto):
+    """The costs come from the rules, applied to what each engine read and wrote, so the same
+    requests cost the same on dynalite and moto; what each engine itself reported does not."""
+
+    def requests(client: Any, table: str) -> None:
+        client.scan(TableName=table)
+        client.scan(TableName=table, FilterExpression="attribute_exists(tag)")
+        client.query(
+            TableName=table,
+            IndexName=INDEX,
+            KeyConditionExpression="tag = :t",
+            ExpressionAttributeValues={":t": {"S": "tag-1"}},
+        )
+        client.get_item(TableName=table, Key={"id": ITEMS[7]["id"]}, ConsistentRead=True)
+        client.put_item(TableName=table, Item={**ITEMS[20], "body": {"S": "y" * 3000}})
+
+    spent = {}
+    for engine in (dynalite, moto):
+        with loaded(engine) as table:
+            spent[engine.name] = spend_of(engine, "the same requests", lambda c: requests(c, table))
+    one, other = spent["dynalite"], spent["moto"]
+    model = ("requests", "items", "bytes", "written", "written_bytes", "read", "write")
+    assert [getattr(one, f) for f in model] == [getattr(other, f) for f in model]
+    assert one.write[INDEX] > 0 and one.read[INDEX] > 0
+    assert (one.engine_read, one.engine_write) != (other.engine_read, other.engine_write)
+    assert one.differs != other.differs
