@@ -15,13 +15,17 @@ price as on-demand requests; under provisioned capacity they say how much of it 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ddbspec.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before the standard library took it in
+    import tomli as tomllib
 
 EXAMPLE = 'currency = "USD"\nread = 0.125\nwrite = 0.625'
 MILLION = 1_000_000
