@@ -262,8 +262,18 @@ def test_the_metering_probe_names_each_kind_of_request_an_engine_misreports(dyna
     """dynalite meters reads right and leaves the index out of a write's units (measured);
     the same engine behind a proxy that rewrites a Scan's units is named for its scans."""
     found = probes.metering(dynalite.client, f"metering-{uuid.uuid4().hex[:8]}")
-    assert list(found) == ["PutItem to an indexed table", "Scan", "Scan of an index", "GetItem"]
+    assert list(found) == [
+        "PutItem to an indexed table",
+        "Scan",
+        "Scan of an index",
+        "GetItem",
+        "GetItem of non-ASCII text",
+    ]
     assert found["Scan"] is found["Scan of an index"] is found["GetItem"] is None
+    # 2000 en dashes: 6000 bytes in UTF-8 (2 units read consistently); 2000 as JavaScript counts
+    assert found["GetItem of non-ASCII text"] == (
+        "GetItem of 5.9 KB: engine 1 RCU, DynamoDB's rules 2 RCU"
+    )
     # the first item, 1.5 KB and in the index: 2 units on the table, 2 more on the index
     assert found["PutItem to an indexed table"] == (
         "PutItem of 1.5 KB: engine 2 WCU, DynamoDB's rules 4 WCU"

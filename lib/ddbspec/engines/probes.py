@@ -62,7 +62,7 @@ def metering(clients: Clients, table: str, timeout: float = 10.0) -> dict[str, s
     """Each kind of request the patterns pay for, sent with ReturnConsumedCapacity, and what
     the engine reported against DynamoDB's rules (``capacity.costs``): None where the two
     agree, else the first difference. 20 items of 1.5-5 KB, every fifth in the index, as a
-    new user would try it."""
+    new user would try it, and one of 6 KB of non-ASCII text (the log files have some)."""
     ddb = clients("dynamodb")
     index = {
         "IndexName": "probe_gsi",
@@ -84,6 +84,12 @@ def metering(clients: Clients, table: str, timeout: float = 10.0) -> dict[str, s
         )
         ledger.metered(clients("dynamodb"), "GetItem").get_item(
             TableName=table, Key={"pk": {"S": "p7"}}
+        )
+        # An en dash is 3 bytes in UTF-8, which DynamoDB counts; 1 in JavaScript's length.
+        text = {"pk": {"S": "text"}, "pad": {"S": "\u2013" * 2000}}
+        ddb.put_item(TableName=table, Item=text)
+        ledger.metered(clients("dynamodb"), "GetItem of non-ASCII text").get_item(
+            TableName=table, Key={"pk": {"S": "text"}}, ConsistentRead=True
         )
     finally:
         with contextlib.suppress(ClientError):
