@@ -145,7 +145,9 @@ def weighted_load_spend(schema: Schema, items: Iterable[tuple[Item, int]]) -> Sp
 
 def query_spend(where: str, sizes: Sequence[int], consistent: bool = False) -> Spend:
     """What one Query reading entries of these ``sizes`` from ``where`` costs, by the rules
-    alone: a page ends at 1 MB, and each page rounds its bytes up once."""
+    alone: a page ends at 1 MB, and each page rounds its bytes up once. (The service ends a
+    page at 1 MB of its stored form, smaller than the billed size, as dynalite's author
+    measured; a page priced here may end sooner, half a unit a page at most.)"""
     spend = Spend(items=len(sizes), bytes=sum(sizes), measured=False)
     pages: list[list[int]] = [[]]
     filled = 0

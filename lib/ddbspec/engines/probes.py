@@ -82,8 +82,8 @@ def metering(clients: Clients, table: str, timeout: float = 10.0) -> dict[str, s
         ledger.metered(clients("dynamodb"), "Scan of an index").scan(
             TableName=table, IndexName="probe_gsi"
         )
-        ledger.metered(clients("dynamodb"), "GetItem").get_item(
-            TableName=table, Key={"pk": {"S": "p7"}}
+        ledger.metered(clients("dynamodb"), "GetItem").get_item(  # 4.9 KB: two units
+            TableName=table, Key={"pk": {"S": "p19"}}, ConsistentRead=True
         )
         # An en dash is 3 bytes in UTF-8, which DynamoDB counts; 1 in JavaScript's length.
         text = {"pk": {"S": "text"}, "pad": {"S": "\u2013" * 2000}}
