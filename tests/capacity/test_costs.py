@@ -311,3 +311,12 @@ def test_two_engines_give_the_same_costs_and_each_its_own_metering(dynalite, mot
     assert one.write[INDEX] > 0 and one.read[INDEX] > 0
     assert (one.engine_read, one.engine_write) != (other.engine_read, other.engine_write)
     assert one.differs != other.differs
+
+
+def test_ways_priced_apart_add_up_to_one():
+    """Exercise 4 prices each query of the design it replaces on its own, then adds them."""
+    one, two = costs.query_spend("a", [5000]), costs.query_spend("b", [100, 100])
+    both = costs.combined([one, two])
+    assert (both.requests, both.items, both.bytes) == (2, 3, 5200)
+    assert both.read == {"a": 1.0, "b": 0.5}
+    assert not both.measured
