@@ -84,6 +84,12 @@ def binary_size(text: str) -> int:
 
 def value_size(value: Mapping[str, Any]) -> int:
     """Bytes of one attribute value (without its name); ValueError if it is malformed."""
+    if type(value) is dict and len(value) == 1:  # the usual string or whole number, quickly
+        ((kind, v),) = value.items()
+        if kind == "S" and type(v) is str:
+            return len(v) if v.isascii() else len(v.encode())
+        if kind == "N" and type(v) is str and v.isdigit() and v.isascii():
+            return integer_size(int(v))
     if not isinstance(value, Mapping) or len(value) != 1:
         raise ValueError(f"not an attribute value: {value!r:.60}")
     ((kind, v),) = value.items()
@@ -117,7 +123,10 @@ def item_size(item: Item | None) -> int:
         return 0
     if not isinstance(item, Mapping):
         raise ValueError(f"not an item: {item!r:.60}")
-    return sum(len(name.encode()) + value_size(v) for name, v in item.items())
+    size = 0
+    for name, value in item.items():
+        size += (len(name) if name.isascii() else len(name.encode())) + value_size(value)
+    return size
 
 
 def _text(v: Any) -> str:
