@@ -36,9 +36,10 @@ def test_log_exercises_pass_on_the_aws_path(out):
     assert " passed" in counted and " skipped" not in counted and " failed" not in counted, out
     assert "exercise 2 scan: on aws boto3" in out and "exercise 3 sharding: on aws boto3" in out
     shared = next(line for line in out.splitlines() if " shared tables on aws" in line)
-    # the two file orders' log tables, shared by both exercises, and exercise 4's employees
-    assert " deleted its 3 shared tables on aws: " in shared
-    assert shared.count("shared-tlog_scan") == 2 and shared.count("shared-employees") == 1
+    # the two file orders' log tables, shared by both exercises, exercise 4's employees, and
+    # exercises 5 and 6's with their two indexes added
+    assert " deleted its 4 shared tables on aws: " in shared
+    assert shared.count("shared-tlog_scan") == 2 and shared.count("shared-employees") == 2
     assert "interrupt" not in out  # nothing else was left to the run's end
 
 
