@@ -43,6 +43,7 @@ import pytest
 
 from ddbspec.aws import account
 from ddbspec.capacity import charts
+from ddbspec.capacity.costs import TABLE, Spend
 from ddbspec.capacity.gateway import Gateway
 from ddbspec.capacity.metering import GSI_MESSAGE
 from ddbspec.capacity.metrics import (
@@ -305,6 +306,10 @@ def model_units(logs: LogFiles, steps: list[str]) -> tuple[float, float]:
     return table, index
 
 
+THROTTLED = "small and medium files at 5 WCU, throttled (as its metrics counted them)"
+UNTHROTTLED = "the same files, never throttled"
+
+
 def test_small_file_loads_within_the_burst_credit(lab, logs, tlog, figures):
     lab.clock.skip(PAUSE)
     log = load(lab, logs, tlog, "small")
@@ -349,7 +354,7 @@ def test_medium_file_runs_fast_until_the_credit_is_spent(lab, logs, tlog, figure
     assert max(per_hundred) >= 100 / TLOG.write * 0.9, "the last hundreds took ~20 s each"
 
 
-def test_throttles_are_on_the_table_and_none_on_its_index(lab, logs, tlog, figures):
+def test_throttles_are_on_the_table_and_none_on_its_index(lab, logs, tlog, figures, costs):
     """Per item: a batch partly handed back is not a ThrottledRequest in CloudWatch (only a
     batch refused whole is), but each item refused is a WriteThrottleEvent: as many as the
     loads of both steps were handed back (none in the small file's)."""
@@ -376,8 +381,20 @@ def test_throttles_are_on_the_table_and_none_on_its_index(lab, logs, tlog, figur
     )
     assert events > 0
     table_units, index_units = model_units(logs, ["small", "medium"])
-    assert lab.total(CONSUMED["write"], tlog.name, None, start, end) == table_units
-    assert lab.total(CONSUMED["write"], tlog.name, GSI.name, start, end) == index_units
+    consumed = lab.total(CONSUMED["write"], tlog.name, None, start, end)
+    consumed_index = lab.total(CONSUMED["write"], tlog.name, GSI.name, start, end)
+    assert consumed == table_units
+    assert consumed_index == index_units
+    # What capacity changes is how fast, not what a load costs: a write handed back is not
+    # charged, so the throttled load consumed what the same files cost by the rules.
+    rows = sum(len(logs.units(FILES[step])) for step in ("small", "medium"))
+    units = {TABLE: table_units, GSI.name: index_units}
+    costs.record(
+        THROTTLED,
+        Spend(written=rows, write=units, engine_write=consumed + consumed_index),
+        versus=UNTHROTTLED,
+    )
+    costs.record(UNTHROTTLED, Spend(written=rows, write=units, measured=False))
 
 
 def test_more_capacity_loads_the_next_file_at_a_steady_rate(lab, logs, tlog, figures):
