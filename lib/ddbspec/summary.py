@@ -163,13 +163,21 @@ class Costs:
     """What each way of doing one thing cost, by DynamoDB's rules (``capacity.costs``), for
     the summary and the report, beside the figures."""
 
-    def __init__(self, item: pytest.Item) -> None:
+    def __init__(self, item: pytest.Item, reference: bool = False) -> None:
         self.item = item
+        self.reference = reference  # the engine is the service: its figures are the truth
 
     def record(self, approach: str, spend: Spend, versus: str | None = None) -> dict[str, Any]:
-        """``spend`` under ``approach``; ``versus`` names the way it is compared with."""
+        """``spend`` under ``approach``; ``versus`` names the way it is compared with. Against
+        the service, a difference is the model's fault: recorded, then failed."""
+        __tracebackhide__ = True
         row = {**spend.as_row(approach), "versus": versus}
         self.item.user_properties.append(("ddbspec.cost", json.dumps(row)))
+        if self.reference and spend.measured and spend.differs:
+            raise AssertionError(
+                f"the suite's capacity model differs from the service: {approach}: "
+                f"{spend.differs} (the service is the reference: fix capacity/model.py)"
+            )
         return row
 
 

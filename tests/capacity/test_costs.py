@@ -320,3 +320,25 @@ def test_ways_priced_apart_add_up_to_one():
     assert (both.requests, both.items, both.bytes) == (2, 3, 5200)
     assert both.read == {"a": 1.0, "b": 0.5}
     assert not both.measured
+
+
+class Node:
+    """What a spec's item offers Costs: the properties the report keeps."""
+
+    def __init__(self) -> None:
+        self.user_properties: list[tuple[str, str]] = []
+
+
+def test_against_the_service_a_difference_fails_the_spec_as_the_models_fault():
+    """Under --aws the service's ConsumedCapacity is the truth: a way metered unlike it fails
+    (after its row is kept); on any other engine the difference is only named."""
+    spend = costs.Spend(requests=1, items=3, read={costs.TABLE: 2.5}, engine_read=2.0)
+    spend.differs = "Scan of 9 KB: engine 2 RCU, DynamoDB's rules 2.5 RCU"
+    local = Node()
+    summary.Costs(local, reference=False).record("scan", spend)  # type: ignore[arg-type]
+    service = Node()
+    with pytest.raises(AssertionError, match="model differs from the service: scan: Scan of"):
+        summary.Costs(service, reference=True).record("scan", spend)  # type: ignore[arg-type]
+    assert [k for k, _ in service.user_properties] == ["ddbspec.cost"]
+    priced = costs.Spend(read={costs.TABLE: 1.0}, measured=False, differs="not compared")
+    summary.Costs(Node(), reference=True).record("rules", priced)  # type: ignore[arg-type]

@@ -54,13 +54,15 @@ class Aws(Engine):
     def start(self, settings: Settings) -> EngineInfo:
         region = settings.region or boto3.session.Session().region_name
         found = clients.elsewhere(region)
+        reference = "dynamodb" not in found  # an emulator's figures are its own
         return EngineInfo(
             name=self.name,
             version=self.version() + where(found),
             region=region,
-            capabilities=dict(AWS_CAPABILITIES),
+            capabilities={**AWS_CAPABILITIES, "metering": reference},
             poll=EMULATOR_POLL if len(found) == len(clients.SERVICES) else POLL,
             timeout=1800.0,
+            reference=reference,
         )
 
 

@@ -31,6 +31,7 @@ class EngineInfo:
     unavailable: str | None = None  # specs on it skip, with this reason
     error: str | None = None  # it failed to start: specs on it fail, with this message
     start_seconds: float = 0.0  # how long starting (and probing) it took
+    reference: bool = False  # the service itself: its ConsumedCapacity is DynamoDB's own
 
     @property
     def waits(self) -> Waits:
