@@ -130,7 +130,7 @@ def entry_sizes(layout: LogTableLayout, prefix: str, shards: Iterable[int]) -> d
     """The bytes of each gsi_responsecode entry that a query of each shard for ``prefix``
     reads (the index projects KEYS_ONLY), from the CSV rows."""
     schema = tables.schema(tables.TLOG_SCAN)
-    index = schema.indexes[0]
+    (index,) = (i for i in schema.indexes if i.name == tables.GSI_RESPONSECODE.name)
     sizes: dict[int, list[int]] = {shard: [] for shard in shards}
     for worker, rows in enumerate(layout.rows):
         for row in (r for r in rows if r.sort_key.startswith(prefix)):
