@@ -44,3 +44,16 @@ def test_the_report_gives_each_commands_spread_and_its_phases_medians():
         "| `pytest x` | 3 | 2.0 s | 3.0 s | 9.0 s | 0.3 s | 0.3 s | 0.3 s | 0.3 s | 0.3 s "
         "| 4 passed |"
     )
+
+
+def test_a_failing_run_names_the_tests_that_failed(tmp_path):
+    """A timing run that fails says which test failed, as pytest's short summary names it."""
+    failing = tmp_path / "test_fails.py"
+    failing.write_text("def test_one():\n    assert 1 == 2\n\n\ndef test_two():\n    pass\n")
+    said: list[str] = []
+    found = feedback.measure({"x": f"pytest {failing} -q -p no:randomly -rf"}, 1, said.append)
+    (one,) = found["x"]
+    assert not one.passed and one.outcome == "1 passed, 1 failed"
+    (line,) = one.failed
+    assert line.startswith("FAILED ") and line.endswith("test_fails.py::test_one")
+    assert said[1].strip() == one.failed[0]

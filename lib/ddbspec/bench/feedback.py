@@ -50,6 +50,7 @@ class Run:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     outcome: str = ""
+    failed: list[str] = field(default_factory=list)  # pytest's FAILED and ERROR lines
 
     @property
     def passed(self) -> bool:
@@ -94,7 +95,10 @@ def run(command: str, folder: Path) -> Run:
         return Run(ended - began, outcome=f"exit {done.returncode}, no timings: {last[0]}")
     found = json.loads(timings.read_text())
     counts = ", ".join(f"{n} {k}" for k, n in found["outcomes"].items() if k != "deselected")
-    return Run(ended - began, phases(found, began, ended), counts or "no tests")
+    # which tests did not pass, as pytest's short summary names them: a timing run that
+    # fails is a fact to chase, not a number to drop
+    failed = [ln for ln in done.stdout.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+    return Run(ended - began, phases(found, began, ended), counts or "no tests", failed)
 
 
 def measure(
@@ -108,6 +112,8 @@ def measure(
                 one = run(command, Path(folder))
                 found[label].append(one)
                 say(f"  run {round_ + 1}: {command}: {one.seconds:.1f} s ({one.outcome})")
+                for line in one.failed:
+                    say(f"    {line}")
     return found
 
 
