@@ -149,7 +149,8 @@ def replication(target: Target, source: Source, rows, ledger) -> Iterator[Replic
     load = functools.partial(loaders.load_verified, ledger.metered(target.client(), SOURCE))
     with target.table(tables.TLOG_REPLICA) as name:
         if target.info.name == "aws":
-            with deployed_function(target, source, name, rows, ledger, say) as r:
+            with deployed_function(target, source, name, rows, load, say) as r:
+                r.spent = copy.deepcopy(ledger.spent)
                 yield r
             return
         function = replica.Replicator(name, ledger.metered(target.client(), REPLICA))
@@ -173,7 +174,7 @@ def deployed_function(
     source: Source,
     name: str,
     rows: list,
-    ledger: costs_of.Ledger,
+    load: Callable[[str, list], int],
     say: Callable[[str], None],
 ) -> Iterator[Replication]:
     """The workshop's steps 2-8 on AWS; everything removed afterwards, and checked gone.
@@ -200,12 +201,12 @@ def deployed_function(
                 else contextlib.nullcontext()
             )
             with stand_in as in_lambdas_place:
-                loaders.load_verified(ledger.metered(target.client(), SOURCE), source.name, rows)
+                load(source.name, rows)
                 lambda_deploy.wait_for_items(
                     target.client, deployment, len(rows), LAMBDA_WAIT, target.info.poll, say
                 )
                 wait = functools.partial(lambda_caught_up, target, source, name, in_lambdas_place)
-                yield Replication(name, mapping, wait, deployment, copy.deepcopy(ledger.spent))
+                yield Replication(name, mapping, wait, deployment)
     except BaseException as error:
         if deployment is not None and (left := lambda_deploy.leftovers(target.client, deployment)):
             error.add_note(f"and the AWS path left resources behind: {left}")

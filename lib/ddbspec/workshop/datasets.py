@@ -460,6 +460,10 @@ class LogTableLayout:
             kept.append(range(start, self.scale))
         return kept
 
+    def kept(self, worker: int, csv_requestid: int) -> Iterator[int]:
+        """The copy numbers of this row whose write survives, in order."""
+        return itertools.chain.from_iterable(self.kept_copies(worker, csv_requestid))
+
 
 def log_table_items(
     layout: LogTableLayout, worker: int | None = None
@@ -474,5 +478,4 @@ def log_table_items(
     workers = range(len(layout.files)) if worker is None else (worker,)
     for w in workers:
         for row in layout.rows[w]:
-            copies = itertools.chain.from_iterable(layout.kept_copies(w, row.requestid))
-            yield from log_wire_items(row, w, copies)
+            yield from log_wire_items(row, w, layout.kept(w, row.requestid))

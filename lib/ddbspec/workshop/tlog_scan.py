@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,7 +116,7 @@ def _representatives(layout: LogTableLayout) -> Iterator[tuple[dict[str, Any], i
     for worker, rows in enumerate(layout.rows):
         for row in rows:
             by_size: dict[int, list[int]] = {}  # id bytes: [a copy, how many copies]
-            for copy in itertools.chain.from_iterable(layout.kept_copies(worker, row.requestid)):
+            for copy in layout.kept(worker, row.requestid):
                 entry = by_size.setdefault(
                     integer_size(request_id(worker, copy, row.requestid)), [copy, 0]
                 )
@@ -134,8 +133,7 @@ def entry_sizes(layout: LogTableLayout, prefix: str, shards: Iterable[int]) -> d
     sizes: dict[int, list[int]] = {shard: [] for shard in shards}
     for worker, rows in enumerate(layout.rows):
         for row in (r for r in rows if r.sort_key.startswith(prefix)):
-            copies = itertools.chain.from_iterable(layout.kept_copies(worker, row.requestid))
-            for item in log_wire_items(row, worker, copies):
+            for item in log_wire_items(row, worker, layout.kept(worker, row.requestid)):
                 shard = int(item["gsi_responsecode_hk"]["N"])
                 if shard in sizes:
                     sizes[shard].append(item_size(schema.projected(index, item)))
