@@ -46,10 +46,10 @@ INDEX = tables.Index(
 )
 TABLE = tables.TableDef("bench", ("requestid", "N"), None, (INDEX,), CAPACITY, CAPACITY)
 SMALL_INDEX = dataclasses.replace(TABLE, indexes=(dataclasses.replace(INDEX, write=25),))
-# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~3 s of it)
+# name: (table, the meter that limits the load (None: the table), its WCU, rows: ~2 s of it)
 SCENARIOS = {
-    "100 WCU": (TABLE, None, CAPACITY, 300),
-    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 75),
+    "100 WCU": (TABLE, None, CAPACITY, 200),
+    "index 25 WCU": (SMALL_INDEX, INDEX.name, 25, 50),
 }
 
 

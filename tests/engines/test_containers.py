@@ -44,6 +44,13 @@ def test_compose_runs_each_service_as_its_preset_does():
     assert compose("compose.yaml")["gateway"]["image"] == images.IMAGES["gateway"].ref
 
 
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.host.yaml"])
+def test_the_compose_gateway_runs_at_the_services_pace_unless_told(name):
+    """GATEWAY_FACTOR speeds the gateway's clock (CI sets 5); unset, compose substitutes 1."""
+    command = compose(name)["gateway"]["command"]
+    assert command[command.index("--factor") + 1] == "${GATEWAY_FACTOR:-1}"
+
+
 def test_a_build_context_holds_what_every_stage_before_the_target_needs():
     """Docker's classic builder builds the stages before the target too: building ministack
     alone failed on the dynalite stage's missing folder."""
