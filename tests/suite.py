@@ -195,12 +195,15 @@ def moto_put_back_afterwards(monkeypatch) -> None:
     from moto import backends
     from moto.awslambda.models import LambdaBackend
     from moto.core import serialize
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
 
     replaced = [
         (serialize.BaseJSONSerializer, "_serialize_type_structure"),
         (DynamoType, "cast_value"),
+        (DynamoType, "__ne__"),
+        (DynamoType, "size"),
+        (Item, "__deepcopy__"),
         (Table, "all_items"),
         (backends, "list_of_moto_modules"),
         (LambdaBackend, "send_dynamodb_items"),
@@ -213,7 +216,7 @@ def moto_sped_up() -> bool:
     """Whether moto runs with ``motoserver.speed_up``'s replacements of its hot spots."""
     from moto import backends
     from moto.core import serialize
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
 
     from ddbspec.engines import motoserver
@@ -221,6 +224,9 @@ def moto_sped_up() -> bool:
     return (
         getattr(serialize.BaseJSONSerializer._serialize_type_structure, "fast", False)
         and getattr(inspect.getattr_static(DynamoType, "cast_value").fget, "fast", False)
+        and getattr(DynamoType.__ne__, "fast", False)
+        and getattr(DynamoType.size, "fast", False)
+        and Item.__deepcopy__ is motoserver.copy_item
         and Table.all_items is motoserver.all_items
         and getattr(backends.list_of_moto_modules, "fast", False)
     )

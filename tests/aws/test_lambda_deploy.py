@@ -245,6 +245,36 @@ def test_a_log_group_made_again_by_a_late_invocation_is_deleted_again(aws):
     assert any("is back (an invocation ended after it went)" in line for line in lines), lines
 
 
+class CountingLooks:
+    """Clients whose logs client counts DescribeLogGroups: each is a look for the group."""
+
+    def __init__(self, clients: Any) -> None:
+        self.clients, self.looks = clients, 0
+
+    def __call__(self, service: str) -> Any:
+        client = self.clients(service)
+        if service == "logs":
+            describe = client.describe_log_groups
+
+            def counted(**kwargs: Any) -> Any:
+                self.looks += 1
+                return describe(**kwargs)
+
+            client.describe_log_groups = counted
+        return client
+
+
+def test_the_quiet_watch_looks_for_the_group_in_step_with_its_period_not_the_poll(aws):
+    # at the deployment's own poll (2 s) a quiet period of a fraction of it would be one
+    # look late: the teardown waited a whole poll past the period
+    clients, arn = aws
+    counting = CountingLooks(clients)
+    with deploy(counting, arn, poll=2.0) as d:
+        looks_before = counting.looks
+    assert counting.looks - looks_before == lambda_deploy.QUIET_LOOKS + 1
+    assert leftovers(clients, d) == []
+
+
 def test_a_failure_in_the_body_is_not_hidden_by_a_failing_cleanup(aws):
     clients, arn = aws
     with pytest.raises(RuntimeError) as error, deploy(Refusing(clients), arn):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import random
 import socket
 from decimal import Decimal
@@ -15,7 +17,7 @@ from moto import backends, mock_aws
 from moto.core import serialize
 from moto.core.utils import get_service_model
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
 from ddbspec.engines import motoserver
@@ -85,6 +87,49 @@ def test_values_cast_as_moto_casts_them(name):
     fast = motoserver.fast_cast_value(DynamoType.__dict__["cast_value"])
     value = DynamoType(ITEM[name])
     assert fast.fget(value) == value.cast_value
+
+
+@pytest.mark.parametrize("name", sorted(ITEM))
+def test_values_are_sized_as_moto_sizes_them(name):
+    fast = motoserver.fast_size(DynamoType.size)
+    value = DynamoType(ITEM[name])
+    assert fast(value) == value.size()
+
+
+def test_values_differ_as_moto_says_they_differ():
+    # every pair of ITEM's values, and each value against an equal one of its own
+    values = [DynamoType(v) for v in ITEM.values()] + [DynamoType({"S": "café"})]
+    fast = motoserver.fast_not_equal(DynamoType.__ne__)
+    for a, b in itertools.product(values, repeat=2):
+        assert fast(a, b) == (a != b), (a, b)
+
+
+def anatomy(copied: Any, original: Any) -> Any:
+    """What a copy is made of, down to whether each value is the original's own object."""
+    if isinstance(copied, Item):
+        attrs = {k: anatomy(v, original.attrs[k]) for k, v in copied.attrs.items()}
+        parts = [anatomy(copied.hash_key, original.hash_key), list(attrs.items())]
+        keys = (copied.range_key, original.range_key)
+        return [*parts, None if keys[0] is None else anatomy(*keys), type(copied.attrs)]
+    if isinstance(copied, DynamoType):
+        inner = copied.value
+        if isinstance(inner, list) and inner and isinstance(inner[0], DynamoType):
+            inner = [anatomy(c, o) for c, o in zip(inner, original.value, strict=True)]
+        elif isinstance(inner, dict):
+            inner = {k: anatomy(v, original.value[k]) for k, v in inner.items()}
+        shared = (copied is original, copied.value is original.value)
+        return (type(copied), copied.type, inner, shared)
+    return copied
+
+
+@pytest.mark.parametrize("range_key", [None, DynamoType({"S": "r"})])
+def test_items_are_copied_as_moto_copies_them(range_key):
+    item = Item(DynamoType({"N": "-12.50"}), range_key, ITEM)
+    mine, motos = motoserver.copy_item(item, {}), copy.deepcopy(item)
+    assert anatomy(mine, item) == anatomy(motos, item)
+    # a list of results copied at once: an item in it twice is copied once, by both
+    assert motoserver.copy_item(item, memo := {}) is motoserver.copy_item(item, memo)
+    assert motoserver.copy_item(item, {}) is not motoserver.copy_item(item, {})
 
 
 def test_moto_modules_are_listed_as_moto_lists_them():

@@ -47,6 +47,7 @@ STARTING_POSITION = "TRIM_HORIZON"
 LOG_RETENTION_DAYS = 1
 LOG_GROUP_QUIET = 3.0  # seconds the deleted log group must stay gone (see _delete_log_group):
 # longer than a cold invocation of the function takes on a busy machine
+QUIET_LOOKS = 4  # times the log group is looked for in that period, after the first
 Clients = Callable[[str], Any]
 Progress = Callable[[str], None]
 
@@ -350,10 +351,11 @@ class _Work:
         iam, lam, logs = clients("iam"), clients("lambda"), clients("logs")
         return cls(iam, lam, logs, d, timeout, poll, progress, dict(tags or {}), quiet)
 
-    def until(self, what: str, check: Callable[[], Any]) -> Any:
-        """``check`` until it returns something true, saying so every 10 s; bounded."""
+    def until(self, what: str, check: Callable[[], Any], poll: float | None = None) -> Any:
+        """``check`` until it returns something true (every ``poll`` seconds, the
+        deployment's unless given), saying so every 10 s; bounded."""
         try:
-            return waiting.until(what, check, self.timeout, self.poll, 10, self.progress)
+            return waiting.until(what, check, self.timeout, poll or self.poll, 10, self.progress)
         except waiting.TimedOut as late:
             raise DeployError(f"{what}: still not done after {late.waited:.0f} s") from None
 
@@ -441,7 +443,9 @@ def _delete_log_group(w: _Work) -> None:
         return now - gone_since >= w.quiet or waiting.Pending("gone; watching")
 
     w.logs.delete_log_group(logGroupName=name)
-    w.until(f"log group {name} gone for good", gone_for_good)
+    # looked at four times in the quiet period: at the deployment's 2 s poll, a 3 s quiet
+    # period lasted 4 s, in every teardown of exercise 8 on the AWS path
+    w.until(f"log group {name} gone for good", gone_for_good, min(w.poll, w.quiet / QUIET_LOOKS))
 
 
 def _log_group_exists(logs: Any, name: str) -> bool:
