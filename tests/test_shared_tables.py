@@ -3,15 +3,18 @@ next run only when their fingerprint matches and their load was complete."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from ddbspec import config, targets
+from ddbspec import config, targets, waiting
 from ddbspec.aws import sweep
-from ddbspec.engines import registry
+from ddbspec.engines import clients, processes, registry
+from ddbspec.engines.dynalite import Dynalite, node_and_npm
 from ddbspec.workshop import tables
 from ddbspec.workshop.loaders import count_items, load
 
@@ -26,7 +29,7 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def a_run(tmp_path: Path, cache_dir: Path, name: str) -> config.Settings:
+def a_run(tmp_path: Path, cache_dir: Path, name: str, store: str = "test") -> config.Settings:
     state = tmp_path / name
     state.mkdir()
     return config.Settings(
@@ -35,7 +38,7 @@ def a_run(tmp_path: Path, cache_dir: Path, name: str) -> config.Settings:
         cache_dir=cache_dir,
         state_dir=state,
         owner_pid=os.getpid(),
-        store="test",
+        store=store,
     )
 
 
@@ -189,3 +192,32 @@ def test_the_runs_end_says_it_deleted_its_shared_tables_and_an_interrupt_only_if
         ], out
     else:
         assert said[1:] == [] and "interrupt" not in out, out
+
+
+def test_a_store_holding_a_table_no_process_will_finish_is_emptied(tmp_path, cache_dir, caplog):
+    # a dynalite that takes ten minutes to make a table ACTIVE ends first: on disk, the
+    # table stays CREATING for good, and a run that waited on it waited until it timed out
+    data = Dynalite().data_dir(cache_dir, "stuck")
+    data.mkdir(parents=True)
+    cli = Dynalite().provision(cache_dir) / "node_modules" / "dynalite" / "cli.js"
+    port = processes.free_port()
+    slow = ["--createTableMs", "600000", "--path", str(data)]
+    engine = subprocess.Popen([node_and_npm()[0], str(cli), "--port", str(port), *slow])
+    try:
+        ddb = clients.client("us-east-1", f"http://127.0.0.1:{port}")
+        waiting.until("dynalite", ddb.list_tables, 30, retry=(Exception,))
+        ddb.create_table(**tables.create_table_request(DEFINITION, "ddbspectest-cache-stuck"))
+    finally:
+        engine.terminate()
+        engine.wait(10)
+
+    caplog.set_level(logging.INFO, logger="ddbspec")
+    opened = a_run(tmp_path, cache_dir, "opened", store="stuck")
+    try:
+        ddb = registry.acquire(opened, "dynalite").client()
+        assert ddb.list_tables()["TableNames"] == []
+        tables.create_table(ddb, DEFINITION, "ddbspectest-opened-t", tables.Waits(timeout=5.0))
+    finally:
+        registry.release_all(opened)
+    said = "held ddbspectest-cache-stuck (CREATING): a change that no process will finish"
+    assert said in caplog.text

@@ -18,6 +18,7 @@ from ddbspec.engines import processes
 from ddbspec.engines.base import Engine
 from ddbspec.engines.info import EngineInfo
 from ddbspec.errors import EngineError
+from ddbspec.progress import say
 from ddbspec.workshop.tables import delete_named
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -54,6 +55,26 @@ INDEX_KEYS = (
 FIXES = (PREFIX_RANGE, INDEX_KEYS)
 
 
+def mid_change(client: Any, own: str) -> list[str]:
+    """The tables of a store just opened that are still CREATING, UPDATING or DELETING (or
+    one of whose indexes is), each named with its state; but this run's own (named ``own*``:
+    the capability probe's may still be going).
+
+    dynalite finishes a change on a timer of the process that began it; a table on disk that
+    is still changing when a new process opens the store stays so: it can be neither used
+    nor deleted (seen: a benchmark's table CREATING, and every later run waiting on it).
+    """
+    stuck = []
+    pages = client.get_paginator("list_tables").paginate()
+    for name in (n for page in pages for n in page["TableNames"] if not n.startswith(own)):
+        table = client.describe_table(TableName=name)["Table"]
+        states = [table["TableStatus"]]
+        states += [g.get("IndexStatus") for g in table.get("GlobalSecondaryIndexes", [])]
+        if any(state != "ACTIVE" for state in states):
+            stuck.append(f"{name} ({'/'.join(map(str, states))})")
+    return stuck
+
+
 class Dynalite(Engine):
     """dynalite (npm, LevelDB): fast scans and queries; no streams, transactions or online GSIs."""
 
@@ -76,17 +97,30 @@ class Dynalite(Engine):
         if not settings.store:
             return self._process(settings, command)
         data = self.data_dir(settings.cache_dir, settings.store)
-        data.mkdir(parents=True, exist_ok=True)
         try:  # on disk, so data can outlive the run; one run at a time holds the store
-            info = self._process(
-                settings, [*command, "--path", str(data)], hold=data.with_suffix(".lock")
-            )
+            info = self._on_disk(settings, command, data)
+            own = f"{settings.table_prefix}-{settings.run_id}-"
+            if stuck := mid_change(info.client(), own):
+                self.stop(info)
+                shutil.rmtree(data)
+                say(
+                    f"dynalite's store {data} held {', '.join(stuck)}: a change that no "
+                    "process will finish (the one that began it has ended). The store was "
+                    "emptied; the tables it kept for later runs are loaded again."
+                )
+                info = self._on_disk(settings, command, data)
         except processes.StoreBusy:
             return self._process(settings, command)  # another run holds the store: in memory
         info.persistent, info.build = True, self.build()
         prefix = settings.table_prefix  # what killed runs left in the store, not its kept tables
         delete_named(info.client(), f"{prefix}-", info.waits, keep=f"{prefix}-cache-")
         return info
+
+    def _on_disk(self, settings: Settings, command: list[str], data: Path) -> EngineInfo:
+        data.mkdir(parents=True, exist_ok=True)
+        return self._process(
+            settings, [*command, "--path", str(data)], hold=data.with_suffix(".lock")
+        )
 
     def data_dir(self, cache_dir: Path, store: str) -> Path:
         """The store's folder, one per engine: an install never opens or trusts the tables
