@@ -39,6 +39,28 @@ def test_progress_lines_come_every_so_often() -> None:
     ]
 
 
+class Recorded(Ticks):
+    """Ticks that keep each interval slept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        super().sleep(seconds)
+
+
+def test_a_wait_with_a_first_look_backs_off_to_its_poll() -> None:
+    clock = Recorded()
+    check = answers(*[waiting.Pending("1 of 2 items")] * 6, True)
+    waiting.until("replica", check, 60, 2, clock=clock, first=0.25)
+    assert clock.slept == [0.25, 0.5, 1, 2, 2, 2]
+    clock = Recorded()
+    waiting.until("replica", answers(None, None, True), 60, 2, clock=clock)
+    assert clock.slept == [2, 2]  # without one, every interval is the poll
+
+
 def test_retried_errors_are_pending_and_others_end_the_wait() -> None:
     def refused() -> bool:
         raise ConnectionError("refused")

@@ -66,8 +66,11 @@ def until(
     progress: Callable[[str], None] | None = None,
     retry: tuple[type[BaseException], ...] = (),
     clock: Clock | None = None,
+    first: float | None = None,
 ) -> T:
     """Call ``check`` every ``poll`` seconds until it returns something true, and return it.
+    With ``first``, the first interval is that, and each next one twice the last up to
+    ``poll``: for a wait that an emulator ends in a moment and AWS in minutes.
 
     Every ``every`` seconds (never, if None) ``progress`` (else ``say``) gets a line saying
     what is pending.
@@ -78,6 +81,7 @@ def until(
     clock = clock or RealClock()
     start = said = clock.now()
     state = "pending"
+    interval = poll if first is None else min(first, poll)
     while True:
         try:
             result = check()
@@ -96,4 +100,5 @@ def until(
         if every is not None and now - said >= every:
             (progress or say)(f"{what}: {state}, waited {waited:.0f} s of at most {timeout:g} s")
             said = now
-        clock.sleep(poll)
+        clock.sleep(interval)
+        interval = min(2 * interval, poll)

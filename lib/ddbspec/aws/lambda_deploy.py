@@ -47,6 +47,7 @@ STARTING_POSITION = "TRIM_HORIZON"
 LOG_RETENTION_DAYS = 1
 LOG_GROUP_QUIET = 3.0  # seconds the deleted log group must stay gone (see _delete_log_group):
 # longer than a cold invocation of the function takes on a busy machine
+FIRST_LOOK = 0.25  # seconds before the replica is first looked at again (then 2x each time)
 QUIET_LOOKS = 4  # times the log group is looked for in that period, after the first
 Clients = Callable[[str], Any]
 Progress = Callable[[str], None]
@@ -791,7 +792,14 @@ def wait_for_items(
 
     try:
         waiting.until(
-            f"replica {d.replica_table}", replicated, timeout, poll, 0, progress, clock=clock
+            f"replica {d.replica_table}",
+            replicated,
+            timeout,
+            poll,
+            0,
+            progress,
+            clock=clock,
+            first=FIRST_LOOK,  # an emulator's stand-in replicates in a second, AWS in minutes
         )
     except waiting.TimedOut as late:
         raise DeployError(
