@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -263,6 +265,32 @@ def test_xdist_keeps_each_module_on_one_worker_unless_told_otherwise(workers, ch
     assert options.dist == dist
     with pytest.raises(StopIteration):
         hook.send(0)
+
+
+def test_the_first_sigterm_is_passed_on_to_the_workers_and_a_worker_ignores_more_quietly(
+    capfd,
+):
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        term = TermAsInterrupt()
+        term.relay_to.update({worker.pid, 2**22 + 1})  # one of them has already ended
+        term.install()
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            signal.raise_signal(signal.SIGTERM)
+        assert worker.wait(10) == -signal.SIGTERM
+        term.restore()
+
+        quiet = TermAsInterrupt(quiet=True)
+        quiet.install()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # the controller's relay after the group's own
+        assert quiet.ignored == 1 and "ignored" not in capfd.readouterr().err
+        quiet.restore()
+    finally:
+        worker.kill()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_sigterm_is_handled_as_ctrl_c_once_then_ignored_and_given_back():

@@ -191,9 +191,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SIGTERM] = TermAsInterrupt()
-    config.stash[SIGTERM].install()  # in xdist's workers too: a group's SIGTERM reaches them
     worker = getattr(config, "workerinput", None)
+    config.stash[SIGTERM] = TermAsInterrupt(quiet=worker is not None)
+    config.stash[SIGTERM].install()  # in xdist's workers too: a group's SIGTERM reaches them
     if worker is not None:
         config.stash[SETTINGS] = Settings.from_json(worker["ddbspec"])
         return
@@ -215,6 +215,19 @@ def pytest_configure(config: pytest.Config) -> None:
     except DdbSpecError as error:
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         raise pytest.UsageError(str(error)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node: Any) -> None:
+    """xdist: a worker the controller passes its SIGTERM on to. Its pid is execnet's
+    remote info, which xdist reads when it sets the worker up and keeps (for pytest-cov):
+    reading it here asks the busy worker nothing."""
+    node.config.stash[SIGTERM].relay_to.add(node.gateway._rinfo().pid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    node.config.stash[SIGTERM].relay_to.discard(node.gateway._rinfo().pid)
 
 
 @pytest.hookimpl(optionalhook=True)
