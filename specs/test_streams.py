@@ -201,6 +201,7 @@ def deployed_function(
                 else contextlib.nullcontext()
             )
             with stand_in as in_lambdas_place:
+                deployment.invoked = True  # the load's records reach the function
                 load(source.name, rows)
                 lambda_deploy.wait_for_items(
                     target.client, deployment, len(rows), LAMBDA_WAIT, target.info.poll, say

@@ -239,7 +239,7 @@ def test_a_log_group_made_again_by_a_late_invocation_is_deleted_again(aws):
     clients, arn = aws
     late, lines = LateInvocation(clients), []
     with deploy(late, arn, progress=lines.append) as d:
-        pass
+        d.invoked = True  # records were written: an invocation may still be running
     assert late.remade == 1
     assert leftovers(clients, d) == []
     assert any("is back (an invocation ended after it went)" in line for line in lines), lines
@@ -270,8 +270,20 @@ def test_the_quiet_watch_looks_for_the_group_in_step_with_its_period_not_the_pol
     clients, arn = aws
     counting = CountingLooks(clients)
     with deploy(counting, arn, poll=2.0) as d:
+        d.invoked = True
         looks_before = counting.looks
     assert counting.looks - looks_before == lambda_deploy.QUIET_LOOKS + 1
+    assert leftovers(clients, d) == []
+
+
+def test_a_function_never_invoked_has_its_log_group_deleted_once_and_not_watched(aws):
+    # nothing was written to the stream (a run interrupted before its load): Lambda had no
+    # record to invoke the function with, so nothing can make the group again
+    clients, arn = aws
+    counting = CountingLooks(clients)
+    with deploy(counting, arn, poll=2.0, quiet=60.0) as d:
+        looks_before = counting.looks
+    assert counting.looks == looks_before  # deleted, and not looked for again
     assert leftovers(clients, d) == []
 
 
