@@ -259,10 +259,12 @@ def test_the_plugin_is_an_entry_point_that_conftest_does_not_load_twice(tmp_path
 def test_xdist_keeps_each_module_on_one_worker_unless_told_otherwise(workers, chosen, dist):
     """Exercise 1's steps share a table and its clock in order: under xdist's default (load)
     its six specs were spread over both workers, and the later steps failed (KeyError)."""
-    options = SimpleNamespace(numprocesses=workers, dist=chosen)
+    options = SimpleNamespace(numprocesses=workers, dist=chosen, loadscopereorder=True)
     hook = plugin.pytest_cmdline_main(SimpleNamespace(option=options))
     next(hook)
     assert options.dist == dist
+    # modules in the order collected (the long ones early), not by their count of tests
+    assert options.loadscopereorder is (dist != "loadscope")
     with pytest.raises(StopIteration):
         hook.send(0)
 
