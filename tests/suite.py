@@ -210,6 +210,12 @@ def moto_put_back_afterwards(monkeypatch) -> None:
     ]
     for owner, name in replaced:
         monkeypatch.setattr(owner, name, inspect.getattr_static(owner, name))
+    # and install's mark on the environment, which every process the worker starts later
+    # inherits: set first, so that monkeypatch notes how it was and puts it back
+    from ddbspec.aws.mock_lambda import MARK
+
+    monkeypatch.setenv(MARK, "")
+    monkeypatch.delenv(MARK)
 
 
 def moto_sped_up() -> bool:

@@ -58,8 +58,7 @@ def test_a_denied_call_fails_as_aws_refuses_it(aws_client, service, call, action
 
 def test_the_mock_runs_moto_with_the_speed_ups_of_the_suites_moto_server(monkeypatch):
     moto_put_back_afterwards(monkeypatch)
-    monkeypatch.delenv(mock_lambda.MARK, raising=False)
-    assert not moto_sped_up()
+    assert not moto_sped_up() and not mock_lambda.active()
     prepare_moto()
     assert moto_sped_up()  # its in-process backend has the server's hot spots
     assert mock_lambda.active()

@@ -85,6 +85,24 @@ def test_the_guard_stops_its_engine_when_asked_not_at_its_next_poll(tmp_path):
         owner.wait()
 
 
+def test_a_stop_while_the_engine_starts_still_stops_it_and_the_engine_can_be_stopped(tmp_path):
+    """The engine asks its guard to stop as soon as it runs: the guard, which blocks its
+    signals before it starts the engine, must not die of that SIGTERM and orphan it; and the
+    engine must not inherit the block (it would never hear the guard's own SIGTERM)."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    mask = tmp_path / "mask"
+    sleep = f"{sys.executable} -c 'import time; time.sleep(61)  # {tmp_path}'"
+    script = f"grep SigBlk /proc/self/status > {mask}; kill -TERM $PPID; exec {sleep}"
+    guard = processes.spawn(["sh", "-c", script], owner.pid, tmp_path / "engine.log")
+    try:
+        assert wait_for(lambda: not processes.running(guard), BUSY)
+        assert wait_for(lambda: not processes_mentioning(str(tmp_path)), BUSY)
+        assert int(mask.read_text().split()[1], 16) == 0, mask.read_text()  # nothing blocked
+    finally:
+        owner.kill()
+        owner.wait()
+
+
 class Started:
     """An engine that starts at once and runs nothing: the record is what is under test."""
 

@@ -17,6 +17,7 @@ import sys
 
 POLL_SECONDS = 0.5
 BUSY = 75  # EX_TEMPFAIL: the store is another run's
+ASKED = {signal.SIGTERM, signal.SIGINT}  # how the guard is asked to stop its engine
 
 
 def alive(pid: int) -> bool:
@@ -49,24 +50,33 @@ def main(argv: list[str]) -> int:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return BUSY
+    # Blocked before the engine starts: a SIGTERM between its start and the block killed
+    # the guard and left the engine running, with no one to stop it (seen after an
+    # interrupted run). The engine itself starts with them unblocked.
+    signal.pthread_sigmask(signal.SIG_BLOCK, ASKED)
     with open(log, "ab", buffering=0) as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_unblocked
+        )
     watch(owner, child)
     status = terminate(child)
     end_group()
     return status
 
 
+def _unblocked() -> None:
+    """In the engine's process, before it runs: the signals the guard blocked, unblocked."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, ASKED)
+
+
 def watch(owner: int, child: subprocess.Popen) -> None:
     """Return when asked to stop (SIGTERM, SIGINT), the owner has gone or the engine exited.
 
-    The signals are blocked and waited for, not handled: a handler would run only after the
-    poll's sleep, and every engine's stop would wait out half a second. (Blocked after the
-    engine started, which would otherwise inherit the mask.)"""
-    asked = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, asked)
+    The signals are blocked (by ``main``) and waited for, not handled: a handler would run
+    only after the poll's sleep, and every engine's stop would wait out half a second. One
+    that came while the engine was starting is pending, and ends the wait at once."""
     while alive(owner) and child.poll() is None:
-        if signal.sigtimedwait(asked, POLL_SECONDS) is not None:
+        if signal.sigtimedwait(ASKED, POLL_SECONDS) is not None:
             return
 
 
