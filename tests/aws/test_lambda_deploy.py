@@ -212,27 +212,37 @@ def test_what_cannot_be_removed_is_reported_with_how_to_remove_it(aws):
     assert leftovers(clients, d) == ["role run-tlog-replica-role"]  # the rest was removed
 
 
-class LateInvocation:
-    """Clients on which the function's last invocation ends just after its log group was
-    deleted, and logs: the group is there again (as ministack makes it, whatever the role)."""
+class AroundLogs:
+    """Clients whose logs client runs its ``method`` through ``around``."""
+
+    method = ""
 
     def __init__(self, clients: Any) -> None:
-        self.clients, self.remade = clients, 0
+        self.clients = clients
 
     def __call__(self, service: str) -> Any:
         client = self.clients(service)
         if service == "logs":
-            delete = client.delete_log_group
-
-            def delete_then_log(**kwargs: Any) -> Any:
-                answer = delete(**kwargs)
-                if not self.remade:
-                    self.remade += 1
-                    self.clients("logs").create_log_group(logGroupName=kwargs["logGroupName"])
-                return answer
-
-            client.delete_log_group = delete_then_log
+            call = getattr(client, self.method)
+            setattr(client, self.method, lambda **kwargs: self.around(call, **kwargs))
         return client
+
+    def around(self, call: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+class LateInvocation(AroundLogs):
+    """Clients on which the function's last invocation ends just after its log group was
+    deleted, and logs: the group is there again (as ministack makes it, whatever the role)."""
+
+    method, remade = "delete_log_group", 0
+
+    def around(self, delete: Any, **kwargs: Any) -> Any:
+        answer = delete(**kwargs)
+        if not self.remade:
+            self.remade += 1
+            self.clients("logs").create_log_group(logGroupName=kwargs["logGroupName"])
+        return answer
 
 
 def test_a_log_group_made_again_by_a_late_invocation_is_deleted_again(aws):
@@ -245,23 +255,14 @@ def test_a_log_group_made_again_by_a_late_invocation_is_deleted_again(aws):
     assert any("is back (an invocation ended after it went)" in line for line in lines), lines
 
 
-class CountingLooks:
+class CountingLooks(AroundLogs):
     """Clients whose logs client counts DescribeLogGroups: each is a look for the group."""
 
-    def __init__(self, clients: Any) -> None:
-        self.clients, self.looks = clients, 0
+    method, looks = "describe_log_groups", 0
 
-    def __call__(self, service: str) -> Any:
-        client = self.clients(service)
-        if service == "logs":
-            describe = client.describe_log_groups
-
-            def counted(**kwargs: Any) -> Any:
-                self.looks += 1
-                return describe(**kwargs)
-
-            client.describe_log_groups = counted
-        return client
+    def around(self, describe: Any, **kwargs: Any) -> Any:
+        self.looks += 1
+        return describe(**kwargs)
 
 
 def test_the_quiet_watch_looks_for_the_group_in_step_with_its_period_not_the_poll(aws):

@@ -209,9 +209,6 @@ def copy_item(self: Item, memo: dict[int, Any]) -> Item:
     return result
 
 
-copy_item.fast = True  # type: ignore[attr-defined]
-
-
 # --- Sorting a table --------------------------------------------------------------------------
 
 
