@@ -52,7 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["auto", *registry.ENGINES],
         default="auto",
         help="engine to run the specs on; auto (default) runs each spec on the "
-        f"first of {', '.join(registry.POOL)} that has what it needs",
+        f"first of {', '.join(registry.POOL)} that has what it needs (exercises "
+        f"{', '.join(registry.FIRST)} try {', '.join(sorted(set(registry.FIRST.values())))} "
+        "first: measured faster there)",
     )
     group.addoption(
         "--aws", action="store_true", help="run on a live AWS account (same as --engine aws)"
@@ -312,7 +314,7 @@ def data_dir(pytestconfig: pytest.Config) -> Path:
 def target(request: pytest.FixtureRequest, ddbspec_settings: Settings) -> targets.Target:
     """The engine this spec module runs on: the first in the pool with what it ``needs``."""
     needs = [c for mark in request.node.iter_markers("needs") for c in mark.args]
-    label = summary.exercise_of(str(request.node.path)).split()[-1].replace("_", "-")
+    label = summary.label_of(summary.exercise_of(str(request.node.path)))
     return picked(ddbspec_settings, needs, label)
 
 

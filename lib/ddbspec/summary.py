@@ -108,6 +108,11 @@ def exercise_of(path: str) -> str:
     return f"{number} {module}" if number else module
 
 
+def label_of(exercise: str) -> str:
+    """'capacity' for '1 capacity': how table names and the engine pool know an exercise."""
+    return exercise.split()[-1].replace("_", "-")
+
+
 class Figures:
     """What a spec measured, next to the figures model and what the workshop printed."""
 

@@ -23,21 +23,23 @@ from ddbspec.workshop import tables
 REMEMBERED = "(as probed before, on this build)"  # a reason from a remembered probe
 
 
-def pool(settings: Settings) -> tuple[str, ...]:
-    """Engines to try, in order: the default pool, or the one engine the user forced."""
-    return registry.POOL if settings.engine == "auto" else (settings.engine,)
+def pool(settings: Settings, label: str = "") -> tuple[str, ...]:
+    """Engines to try, in order: the default pool (for the exercise ``label``, if given), or
+    the one engine the user forced."""
+    return registry.pool_for(label) if settings.engine == "auto" else (settings.engine,)
 
 
 def pick(settings: Settings, needs: list[str], label: str) -> Target:
-    """The first engine of the pool that has every capability in ``needs``; NoEngineCapable
-    (each engine's reason) if none has, EngineFailed if one that might failed to start."""
+    """The first engine of the exercise's pool that has every capability in ``needs``;
+    NoEngineCapable (each engine's reason) if none has, EngineFailed if one that might failed
+    to start."""
     unknown = sorted(set(needs) - set(CAPABILITIES))
     if unknown:
         raise UsageError(
             f"needs marker names unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}"
         )
     reasons = []
-    for name in pool(settings):
+    for name in pool(settings, label):
         known = registry.ENGINES[name].remembered(settings)  # not started for what it lacks
         if known is not None and (lacking := _lacking(needs, known)):
             reasons.append(f"{name} lacks {lacking} {REMEMBERED}")

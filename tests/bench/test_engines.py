@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ddbspec.bench import engines
 from ddbspec.bench.engines import Cell
+from ddbspec.engines import registry
 
 SPECS = Path(engines.SPECS)
 
@@ -21,15 +22,35 @@ def test_exercises_are_the_spec_modules_in_the_workshops_order():
     assert len(names) == 8 and not [n for n in names if n.endswith("_benchmark")]
 
 
-def test_the_best_order_serves_every_exercise_from_its_fastest_capable_engine_first():
+def test_each_exercise_is_served_by_the_first_of_its_order_that_holds_it():
     cells = {
         "2 scan": {"fast": cell(2), "full": cell(5), "slow": cell(9)},
         "5 sparse": {"fast": cell(None), "full": cell(3), "slow": cell(4)},
     }
-    ranked = engines.orders(cells, ("slow", "full", "fast"))
-    assert ranked[0] == (("fast", "full", "slow"), 2, 5.0)
-    assert engines.served(cells, ("slow", "fast", "full")) == (2, 13.0)
-    assert engines.served(cells, ("fast",)) == (1, 2.0)  # sparse is served by none
+    assert engines.served(cells, lambda label: ("slow", "fast", "full")) == {
+        "2 scan": "slow",
+        "5 sparse": "slow",
+    }
+    assert engines.served(cells, lambda label: ("fast",)) == {"2 scan": "fast", "5 sparse": None}
+    by_label = {"scan": ("fast",), "sparse": ("slow", "full")}
+    assert engines.served(cells, by_label.__getitem__) == {"2 scan": "fast", "5 sparse": "slow"}
+    assert [engines.fastest(row) for row in cells.values()] == ["fast", "full"]
+
+
+def test_the_report_sets_the_pools_engine_beside_the_fastest(monkeypatch):
+    cells = {
+        "1 capacity": {"dynalite": cell(9), "ministack": cell(5)},
+        "5 sparse": {"dynalite": cell(None), "ministack": cell(3)},
+    }
+    monkeypatch.setattr(registry, "FIRST", {})
+    text = engines.report(cells, ("dynalite", "ministack"))
+    assert "  1 capacity: ministack (the pool: dynalite)" in text
+    assert "  5 sparse: ministack (the same)" in text
+    assert text.endswith(
+        "the pool serves 2 exercises in 12.0 s, the fastest engines 8.0 s (differs for 1 capacity)"
+    )
+    monkeypatch.setattr(registry, "FIRST", {"capacity": "ministack"})
+    assert engines.report(cells, ("dynalite", "ministack")).endswith("8.0 s (the same)")
 
 
 def test_a_cell_says_what_it_measured():

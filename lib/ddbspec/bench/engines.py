@@ -1,12 +1,12 @@
-"""``ddbspec bench engines``: each exercise's time on each engine, and the ``auto`` pool's order
-that follows from them.
+"""``ddbspec bench engines``: each exercise's time on each engine, the fastest that holds it,
+and whether the ``auto`` pool serves it from that one.
 
 Each exercise runs on each engine as a user runs one (``pytest specs/test_sparse.py --engine
 ministack``): a pytest of its own, timed from start to exit, engine start included. A cell
-holds when every spec of the exercise passed there. The pool serves each exercise from its
-first engine that holds it, so every order of the engines is scored by what it would serve
-(most exercises first, then least time) and the best is printed beside the suite's own
-(``registry.POOL``). Times are wall-clock seconds on this machine: run it alone.
+holds when every spec of the exercise passed there. The pool serves each exercise from the
+first engine of its order (``registry.pool_for``) that holds it; the report sets that engine
+beside the fastest one that holds it. Times are wall-clock seconds on this machine: run it
+alone.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ddbspec.engines import registry
-from ddbspec.summary import exercise_of
+from ddbspec.summary import exercise_of, label_of
 
 SPECS = Path(__file__).resolve().parents[3] / "specs"
 ENGINES = ("dynalite", "ministack", "moto")
@@ -106,32 +106,41 @@ def table(
     return cells
 
 
-def served(cells: dict[str, dict[str, Cell]], order: tuple[str, ...]) -> tuple[int, float]:
-    """What ``order`` as the pool serves: how many exercises, in how many seconds."""
-    count, seconds = 0, 0.0
-    for row in cells.values():
-        engine = next((e for e in order if e in row and row[e].holds), None)
-        if engine is not None:
-            count, seconds = count + 1, seconds + row[engine].median
-    return count, seconds
+def served(cells: dict[str, dict[str, Cell]], order: Callable[[str], tuple[str, ...]]) -> dict:
+    """The engine that serves each exercise when ``order(label)`` is its pool (None if none
+    holds it), by exercise."""
+    return {
+        exercise: next((e for e in order(label_of(exercise)) if e in row and row[e].holds), None)
+        for exercise, row in cells.items()
+    }
 
 
-def orders(cells: dict[str, dict[str, Cell]], engines: tuple[str, ...]) -> list[tuple]:
-    """Every order of ``engines``, best first: most exercises served, then least time."""
-    scored = [(order, *served(cells, order)) for order in itertools.permutations(engines)]
-    return sorted(scored, key=lambda s: (-s[1], s[2]))
+def fastest(row: dict[str, Cell]) -> str | None:
+    """The engine that holds the exercise in the least time, if any does."""
+    held = [e for e, cell in row.items() if cell.holds]
+    return min(held, key=lambda e: row[e].median) if held else None
+
+
+def total(cells: dict[str, dict[str, Cell]], engines: dict[str, str | None]) -> float:
+    return sum(cells[x][e].median for x, e in engines.items() if e is not None)
 
 
 def report(cells: dict[str, dict[str, Cell]], engines: tuple[str, ...]) -> str:
     lines = ["| exercise | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for exercise, row in cells.items():
         lines.append(f"| {exercise} | " + " | ".join(str(row[e]) for e in engines) + " |")
-    ranked = orders(cells, engines)
-    lines += ["", "pool orders, best first (exercises served, seconds):"]
-    lines += [f"  {', '.join(o)}: {n}, {s:.1f} s" for o, n, s in ranked]
-    best, pool = ranked[0][0], tuple(e for e in registry.POOL if e in engines)
-    verdict = "the same" if best == pool else f"measured best: {', '.join(best)}"
-    lines.append(f"the suite's pool: {', '.join(registry.POOL)} ({verdict})")
+    pool = served(cells, lambda x: tuple(e for e in registry.pool_for(x) if e in engines))
+    best = {exercise: fastest(row) for exercise, row in cells.items()}
+    lines += ["", "each exercise's fastest engine, and the one the suite's pool serves it from:"]
+    for exercise, engine in best.items():
+        same = "the same" if pool[exercise] == engine else f"the pool: {pool[exercise]}"
+        lines.append(f"  {exercise}: {engine} ({same})")
+    differ = [x for x in best if pool[x] != best[x]]
+    verdict = "the same" if not differ else f"differs for {', '.join(differ)}"
+    lines.append(
+        f"the pool serves {sum(e is not None for e in pool.values())} exercises in "
+        f"{total(cells, pool):.1f} s, the fastest engines {total(cells, best):.1f} s ({verdict})"
+    )
     return "\n".join(lines)
 
 
