@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -17,6 +15,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
+from ddbspec import serving
 from ddbspec.engines import clients, parsing
 from ddbspec.workshop import tables
 
@@ -110,7 +109,7 @@ PARSED_HERE = (
 )
 
 
-class Canned(BaseHTTPRequestHandler):
+class Canned(serving.Handler):
     """Answers each request with the case the test set, as DynamoDB's JSON protocol does."""
 
     answer: tuple[int, bytes] = (200, b"{}")
@@ -130,13 +129,11 @@ class Canned(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ThreadingHTTPServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Canned)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+def server() -> Iterator[serving.Server]:
+    httpd = serving.Server(("127.0.0.1", 0), Canned)
+    thread = httpd.serve_in("canned answers", daemon=True)
     yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    httpd.stop(thread)
 
 
 def botocores_own(url: str) -> Any:

@@ -106,7 +106,9 @@ def table(
     return cells
 
 
-def served(cells: dict[str, dict[str, Cell]], order: Callable[[str], tuple[str, ...]]) -> dict:
+def served(
+    cells: dict[str, dict[str, Cell]], order: Callable[[str], tuple[str, ...]]
+) -> dict[str, str | None]:
     """The engine that serves each exercise when ``order(label)`` is its pool (None if none
     holds it), by exercise."""
     return {
