@@ -91,15 +91,18 @@ class Lab:
     period: int  # seconds per datapoint: finer on the gateway than CloudWatch's minute
     gateway: Gateway | None = None
     unenforced: str = ""  # why the endpoint was found not to throttle, once a step found it
-    pace: float = 0.0  # items a second of the clock the loader wrote when calibrated
+    pace: float | None = None  # items a second of the clock the loader wrote when calibrated
 
     def slowed(self, rate: float) -> str:
-        """Why a load wrote at ``rate`` and not at the calibrated pace: the machine slowed
-        the loader (the table is not what paced it), said with both speeds."""
+        """Why a load wrote at ``rate``, too slow for the step: with a calibrated clock, the
+        machine slowed the loader (the table is not what paced it), said with both speeds;
+        on the service's own clock (never calibrated), the loader or the network was slow."""
+        need = f"the workshop's steps need it at least twice the table's {TLOG.write} WCU"
+        if self.pace is None:
+            return f"the loader wrote {rate:.1f} items a second, in real time: {need}"
         return (
             f"the loader wrote {rate:.1f} items a second of the clock, against {self.pace:.1f} "
-            "when calibrated: the machine is busier than it was then, and the workshop's "
-            f"steps need it at least twice the table's {TLOG.write} WCU"
+            f"when calibrated: the machine is busier than it was then, and {need}"
         )
 
     def enforced(self) -> None:
